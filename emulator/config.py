@@ -1,0 +1,28 @@
+"""Every setting of the emulator in one dataclass, shared by the CLI, env vars and Python API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Config:
+    #: Interface to bind. ``localhost`` binds both 127.0.0.1 and ::1 (when available), so that
+    #: clients reach the server at ``localhost:<port>`` whichever address localhost resolves to.
+    host: str = "127.0.0.1"
+    #: TCP port; 0 binds a free port (the bound one is reported by ``Server.start``).
+    port: int = 4001
+    #: Most history events one orchestration execution may have; past it the instance FAILS.
+    max_history_size: int = 10000
+    #: Largest gRPC message accepted or sent, in bytes.
+    max_message_bytes: int = 4 * 1024 * 1024
+    #: Seconds between keep-alive ``healthPing`` work items on an idle GetWorkItems stream.
+    health_ping_interval: float = 20.0
+    #: Seconds before an abandoned work item is offered again.
+    abandon_retry_delay: float = 0.25
+    #: Seconds ``stop()`` waits for in-flight RPCs before cancelling them.
+    shutdown_grace: float = 2.0
+    #: History events per HistoryChunk in StreamInstanceHistory.
+    history_chunk_events: int = 100
+    #: Upper bound on a HistoryChunk's size in bytes.
+    history_chunk_bytes: int = 1024 * 1024

@@ -1,0 +1,395 @@
+"""How an orchestrator's response changes its instance: actions become history and messages.
+
+A mixin of :class:`emulator.engine.core.Engine`; every method runs with the engine lock held.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from emulator.engine import events as ev
+from emulator.engine.dispatch import ACTIVITY, ActivityTask
+from emulator.engine.store import Instance
+from emulator.errors import WorkItemAlreadyCompleted, WorkItemNotFound
+
+_FINAL_STATUSES = {
+    pb.ORCHESTRATION_STATUS_COMPLETED,
+    pb.ORCHESTRATION_STATUS_FAILED,
+    pb.ORCHESTRATION_STATUS_TERMINATED,
+    pb.ORCHESTRATION_STATUS_CANCELED,
+    pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW,
+}
+
+
+def _check_action(action: pb.OrchestratorAction) -> str | None:
+    """Why an action cannot be applied, or None if it can."""
+    kind = action.WhichOneof("orchestratorActionType")
+    if kind is None:
+        return f"action {action.id} has no action type set (unknown or malformed orchestrator action)"
+    body = getattr(action, kind)
+    if kind == "scheduleTask" and not body.name:
+        return f"scheduleTask action {action.id} has an empty activity name"
+    if kind == "createSubOrchestration" and not body.name:
+        return f"createSubOrchestration action {action.id} has an empty orchestrator name"
+    if kind == "createTimer" and not body.HasField("fireAt"):
+        return f"createTimer action {action.id} has no fireAt time"
+    if kind == "sendEvent" and not (body.instance.instanceId and body.name):
+        return f"sendEvent action {action.id} needs a target instance ID and an event name"
+    if kind == "terminateOrchestration" and not body.instanceId:
+        return f"terminateOrchestration action {action.id} has an empty instance ID"
+    if kind == "completeOrchestration" and body.orchestrationStatus not in _FINAL_STATUSES:
+        return (
+            f"completeOrchestration action {action.id} has status "
+            f"{pb.OrchestrationStatus.Name(body.orchestrationStatus)}, which is not a final status"
+        )
+    if kind == "sendEntityMessage" and body.WhichOneof("EntityMessageType") is None:
+        return f"sendEntityMessage action {action.id} carries no entity message"
+    return None
+
+
+def _failure(error_type: str, message: str) -> pb.TaskFailureDetails:
+    return pb.TaskFailureDetails(errorType=error_type, errorMessage=message, isNonRetriable=True)
+
+
+class OrchestrationRules:
+    """Applying orchestrator responses, finishing, terminating and rewinding instances."""
+
+    def _raise_unknown_token(self, token: str) -> None:
+        outcome = self._dispatch.finished.get(token)
+        if outcome is not None:
+            raise WorkItemAlreadyCompleted(f"the work item with completion token '{token}' was already {outcome}")
+        raise WorkItemNotFound(f"no outstanding work item has completion token '{token}'")
+
+    @staticmethod
+    def _invalid_action(actions) -> str | None:
+        for action in actions:
+            problem = _check_action(action)
+            if problem is not None:
+                return problem
+        return None
+
+    # ------------------------------------------------------------------ applying a response
+
+    def _apply_response(self, inst: Instance, lease, resp: pb.OrchestratorResponse) -> None:
+        new_events: list = lease.item
+        if resp.HasField("numEventsProcessed") and 0 < resp.numEventsProcessed.value < len(new_events):
+            processed = resp.numEventsProcessed.value
+            inst.inbox[:0] = new_events[processed:]
+            new_events = new_events[:processed]
+        history = list(new_events)
+        if any(e.HasField("executionStarted") for e in new_events):
+            inst.started = True
+        inst.custom_status = ev.optional(resp, "customStatus")
+        for action in resp.actions:
+            if action.HasField("rewindOrchestration"):
+                self._apply_rewind(inst, action.rewindOrchestration)
+                return
+        projected = inst.event_count + len(history) + len(resp.actions)
+        if projected > self.config.max_history_size:
+            self._fail(
+                inst,
+                "HistorySizeLimitExceeded",
+                f"orchestration '{inst.instance_id}' would have {projected} history events, more than "
+                f"max_history_size={self.config.max_history_size}; raise max_history_size "
+                "(--max-history-size) or use continue-as-new to keep histories short",
+                history,
+            )
+            return
+        for action in resp.actions:
+            if self._apply_action(inst, action, history):
+                return
+        self._append(inst, history)
+        self._make_ready(inst)
+        self._notify(inst)
+
+    def _apply_action(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
+        """Record one action; True when it ended the execution (complete or continue-as-new)."""
+        now = self._now()
+        kind = action.WhichOneof("orchestratorActionType")
+        if kind == "scheduleTask":
+            st = action.scheduleTask
+            scheduled = ev.event(
+                now,
+                action.id,
+                taskScheduled=pb.TaskScheduledEvent(
+                    name=st.name,
+                    version=st.version if st.HasField("version") else None,
+                    input=st.input if st.HasField("input") else None,
+                    parentTraceContext=st.parentTraceContext if st.HasField("parentTraceContext") else None,
+                    tags=st.tags,
+                ),
+            )
+            history.append(scheduled)
+            task = ActivityTask(
+                inst.instance_id,
+                inst.execution_id,
+                action.id,
+                st.name,
+                ev.optional(st, "version"),
+                scheduled,
+                now,
+            )
+            self._dispatch.queues[ACTIVITY].append(task)
+        elif kind == "createTimer":
+            fire_at = action.createTimer.fireAt
+            history.append(ev.event(now, action.id, timerCreated=pb.TimerCreatedEvent(fireAt=fire_at)))
+            self._schedule_timer(inst, action.id, fire_at)
+        elif kind == "createSubOrchestration":
+            self._create_sub_orchestration(inst, action, history)
+        elif kind == "sendEvent":
+            se = action.sendEvent
+            sent = pb.EventSentEvent(
+                instanceId=se.instance.instanceId,
+                name=se.name,
+                input=se.data if se.HasField("data") else None,
+            )
+            history.append(ev.event(now, action.id, eventSent=sent))
+            target = self._store.get(se.instance.instanceId)
+            if target is not None and not target.is_terminal:
+                raised = pb.EventRaisedEvent(name=se.name, input=se.data if se.HasField("data") else None)
+                self._enqueue_event(target, ev.event(now, eventRaised=raised))
+        elif kind == "terminateOrchestration":
+            t = action.terminateOrchestration
+            target = self._store.get(t.instanceId)
+            if target is not None:
+                self._terminate(target, ev.optional(t, "reason"), t.recurse)
+        elif kind == "sendEntityMessage":
+            self._apply_entity_message(inst, action, history)
+        elif kind == "completeOrchestration":
+            return self._apply_complete(inst, action, history)
+        return False
+
+    def _schedule_timer(self, inst: Instance, timer_id: int, fire_at) -> None:
+        instance_id, execution_id = inst.instance_id, inst.execution_id
+
+        def fire() -> None:
+            with self._lock:
+                target = self._store.get(instance_id)
+                if target is None or target.execution_id != execution_id or target.is_terminal:
+                    return
+                fired = pb.TimerFiredEvent(fireAt=fire_at, timerId=timer_id)
+                self._enqueue_event(target, ev.event(self._now(), timerFired=fired))
+                self._pump()
+
+        self._scheduler.call_at(ev.seconds(fire_at), fire)
+
+    def _create_sub_orchestration(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> None:
+        cs = action.createSubOrchestration
+        child_id = cs.instanceId or f"{inst.instance_id}:{action.id:04x}"
+        now = self._now()
+        history.append(
+            ev.event(
+                now,
+                action.id,
+                subOrchestrationInstanceCreated=pb.SubOrchestrationInstanceCreatedEvent(
+                    instanceId=child_id,
+                    name=cs.name,
+                    version=cs.version if cs.HasField("version") else None,
+                    input=cs.input if cs.HasField("input") else None,
+                    parentTraceContext=cs.parentTraceContext if cs.HasField("parentTraceContext") else None,
+                    tags=cs.tags,
+                ),
+            )
+        )
+        existing = self._store.get(child_id)
+        if existing is not None and not existing.is_terminal:
+            failure = _failure(
+                "InstanceAlreadyExists",
+                f"cannot start sub-orchestration '{child_id}': an instance with that ID is "
+                f"{ev.status_name(existing.status)}",
+            )
+            failed = pb.SubOrchestrationInstanceFailedEvent(taskScheduledId=action.id, failureDetails=failure)
+            self._enqueue_event(inst, ev.event(now, subOrchestrationInstanceFailed=failed))
+            return
+        if existing is not None:
+            self._remove(existing)
+        parent = pb.ParentInstanceInfo(
+            taskScheduledId=action.id,
+            name=ev.string_value(inst.name),
+            version=ev.string_value(inst.version),
+            orchestrationInstance=pb.OrchestrationInstance(
+                instanceId=inst.instance_id, executionId=ev.string_value(inst.execution_id)
+            ),
+        )
+        start = pb.ExecutionStartedEvent(
+            name=cs.name,
+            version=cs.version if cs.HasField("version") else None,
+            input=cs.input if cs.HasField("input") else None,
+            parentInstance=parent,
+            parentTraceContext=cs.parentTraceContext if cs.HasField("parentTraceContext") else None,
+            tags=cs.tags,
+        )
+        if child_id not in inst.children:
+            inst.children.append(child_id)
+        self._create(child_id, start)
+
+    def _apply_complete(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
+        c = action.completeOrchestration
+        result = ev.optional(c, "result")
+        if c.orchestrationStatus == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
+            self._continue_as_new(inst, c, result)
+            return True
+        failure = c.failureDetails if c.HasField("failureDetails") else None
+        self._finish(inst, c.orchestrationStatus, result, failure, history, action.id)
+        return True
+
+    def _continue_as_new(self, inst: Instance, c: pb.CompleteOrchestrationAction, new_input: str | None) -> None:
+        now = self._now()
+        inst.execution_id = uuid.uuid4().hex
+        if c.HasField("newVersion"):
+            inst.version = c.newVersion.value
+        if c.tags:
+            inst.tags = dict(c.tags)
+        start = pb.ExecutionStartedEvent(
+            name=inst.name,
+            version=ev.string_value(inst.version),
+            input=ev.string_value(new_input),
+            orchestrationInstance=pb.OrchestrationInstance(
+                instanceId=inst.instance_id, executionId=ev.string_value(inst.execution_id)
+            ),
+            parentInstance=inst.parent,
+            parentTraceContext=inst.trace_context,
+            tags=inst.tags,
+        )
+        inst.input = new_input
+        inst.past = bytearray()
+        inst.event_count = 0
+        # The new execution sees its start, the carried-over events, then anything that arrived meanwhile.
+        inst.inbox[:0] = [ev.event(now, executionStarted=start), *c.carryoverEvents]
+        inst.updated = now
+        self._make_ready(inst)
+        self._notify(inst)
+
+    # ------------------------------------------------------------------ ending executions
+
+    def _finish(
+        self,
+        inst: Instance,
+        status: int,
+        output: str | None,
+        failure,
+        history: list | None = None,
+        event_id: int = -1,
+    ) -> None:
+        now = self._now()
+        events = list(history or [])
+        done = pb.ExecutionCompletedEvent(
+            orchestrationStatus=status, result=ev.string_value(output), failureDetails=failure
+        )
+        events.append(ev.event(now, event_id, executionCompleted=done))
+        self._append(inst, events)
+        inst.final_status = status
+        inst.output = output
+        inst.failure = failure
+        inst.completed = now
+        inst.suspended = False
+        inst.rewinding = False
+        inst.started = True
+        inst.inbox.clear()
+        if inst.start_timer is not None:
+            inst.start_timer.cancel()
+            inst.start_timer = None
+        self._release_entity_locks(inst)
+        self._tell_parent(inst, status, output, failure)
+        self._notify(inst)
+
+    def _tell_parent(self, inst: Instance, status: int, output: str | None, failure) -> None:
+        if inst.parent is None:
+            return
+        parent_ref = inst.parent.orchestrationInstance
+        parent = self._store.get(parent_ref.instanceId)
+        if parent is None or parent.is_terminal:
+            return
+        if parent_ref.HasField("executionId") and parent_ref.executionId.value != parent.execution_id:
+            return
+        now = self._now()
+        task_id = inst.parent.taskScheduledId
+        if status == pb.ORCHESTRATION_STATUS_COMPLETED:
+            done = pb.SubOrchestrationInstanceCompletedEvent(taskScheduledId=task_id, result=ev.string_value(output))
+            self._enqueue_event(parent, ev.event(now, subOrchestrationInstanceCompleted=done))
+            return
+        if failure is None:
+            failure = _failure(
+                "OrchestrationTerminated" if status == pb.ORCHESTRATION_STATUS_TERMINATED else "OrchestrationFailed",
+                f"sub-orchestration '{inst.instance_id}' ended {ev.status_name(status)}"
+                + (f": {output}" if output else ""),
+            )
+        failed = pb.SubOrchestrationInstanceFailedEvent(taskScheduledId=task_id, failureDetails=failure)
+        self._enqueue_event(parent, ev.event(now, subOrchestrationInstanceFailed=failed))
+
+    def _fail(self, inst: Instance, error_type: str, message: str, history: list | None = None) -> None:
+        self._finish(inst, pb.ORCHESTRATION_STATUS_FAILED, None, _failure(error_type, message), history)
+
+    def _terminate(self, inst: Instance, output: str | None, recursive: bool) -> None:
+        if inst.is_terminal:
+            return
+        inst.lease = None  # a completion of the in-flight work item is accepted and discarded
+        terminated = pb.ExecutionTerminatedEvent(input=ev.string_value(output), recurse=recursive)
+        self._finish(
+            inst,
+            pb.ORCHESTRATION_STATUS_TERMINATED,
+            output,
+            None,
+            [ev.event(self._now(), executionTerminated=terminated)],
+        )
+        if recursive:
+            for child_id in inst.children:
+                child = self._store.get(child_id)
+                if child is not None and child.parent_id == inst.instance_id:
+                    self._terminate(child, output, True)
+
+    # ------------------------------------------------------------------ rewind
+
+    def _start_rewind(self, inst: Instance, reason: str | None, parent_execution_id: str | None) -> None:
+        """Ask a worker to rewrite a FAILED instance's history (it answers with a rewind action)."""
+        rewound = pb.ExecutionRewoundEvent(reason=ev.string_value(reason))
+        if parent_execution_id is not None:
+            rewound.parentExecutionId.value = parent_execution_id
+            rewound.instanceId.value = inst.instance_id
+        inst.final_status = None
+        inst.output = None
+        inst.failure = None
+        inst.completed = None
+        inst.rewinding = True
+        inst.started = True
+        inst.inbox[:0] = [ev.event(self._now(), executionRewound=rewound)]
+        self._make_ready(inst)
+        self._notify(inst)
+
+    def _apply_rewind(self, inst: Instance, rewind: pb.RewindOrchestrationAction) -> None:
+        history = list(rewind.newHistory)
+        # The rewritten history ends with this work item's [OrchestratorStarted, ExecutionRewound];
+        # ExecutionRewound goes back to the inbox so the next replay re-runs the failed parts.
+        jump_start = []
+        if history and history[-1].HasField("executionRewound"):
+            jump_start.append(history.pop())
+            if history and history[-1].HasField("orchestratorStarted"):
+                history.pop()
+        for e in history:
+            if e.HasField("executionStarted"):
+                started = e.executionStarted
+                if started.orchestrationInstance.HasField("executionId"):
+                    inst.execution_id = started.orchestrationInstance.executionId.value
+                if started.HasField("parentInstance"):
+                    inst.parent = started.parentInstance
+                break
+        inst.past = bytearray(ev.encode_history(history))
+        inst.event_count = len(history)
+        inst.rewinding = False
+        inst.inbox[:0] = jump_start
+        inst.updated = self._now()
+        reason = ev.optional(jump_start[0].executionRewound, "reason") if jump_start else None
+        finished = {
+            e.subOrchestrationInstanceCompleted.taskScheduledId
+            for e in history
+            if e.HasField("subOrchestrationInstanceCompleted")
+        }
+        for e in history:
+            if e.HasField("subOrchestrationInstanceCreated") and e.eventId not in finished:
+                child = self._store.get(e.subOrchestrationInstanceCreated.instanceId)
+                if child is not None and child.status == pb.ORCHESTRATION_STATUS_FAILED:
+                    self._start_rewind(child, reason, inst.execution_id)
+        self._make_ready(inst)
+        self._notify(inst)

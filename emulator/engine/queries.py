@@ -1,0 +1,82 @@
+"""Read-only views of the engine's state: single instances, filtered pages, histories.
+
+A mixin of :class:`emulator.engine.core.Engine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from emulator.engine import events as ev
+from emulator.errors import InvalidRequest
+
+
+@dataclass
+class InstanceFilter:
+    statuses: frozenset[int] = frozenset()
+    created_from: float | None = None
+    created_to: float | None = None
+    completed_from: float | None = None
+    completed_to: float | None = None
+    prefix: str = ""
+    terminal_only: bool = False
+
+    def matches(self, inst) -> bool:
+        if self.terminal_only and not inst.is_terminal:
+            return False
+        if self.statuses and inst.status not in self.statuses:
+            return False
+        if self.prefix and not inst.instance_id.startswith(self.prefix):
+            return False
+        if self.created_from is not None and inst.created < self.created_from:
+            return False
+        if self.created_to is not None and inst.created > self.created_to:
+            return False
+        if self.completed_from is not None or self.completed_to is not None:
+            if inst.completed is None:
+                return False
+            if self.completed_from is not None and inst.completed < self.completed_from:
+                return False
+            if self.completed_to is not None and inst.completed > self.completed_to:
+                return False
+        return True
+
+
+class Queries:
+    def get_state(self, instance_id: str, with_payloads: bool) -> pb.OrchestrationState | None:
+        if not instance_id:
+            raise InvalidRequest("instanceId is required and was empty")
+        with self._lock:
+            inst = self._store.get(instance_id)
+            return None if inst is None else inst.to_state(with_payloads)
+
+    def query(self, flt: InstanceFilter, page_size: int, after: str | None, with_payloads: bool = False):
+        """A page of matching instances ordered by ID, and the ID to continue after (or None)."""
+        if page_size < 0:
+            raise InvalidRequest(f"page size must not be negative (was {page_size})")
+        with self._lock:
+            ids = sorted(i.instance_id for i in self._store.all() if flt.matches(i))
+            if after:
+                ids = [i for i in ids if i > after]
+            more = page_size > 0 and len(ids) > page_size
+            if page_size > 0:
+                ids = ids[:page_size]
+            states = [self._store.get(i).to_state(with_payloads) for i in ids]
+        return states, (ids[-1] if more else None)
+
+    def history(self, instance_id: str, execution_id: str | None = None) -> list[pb.HistoryEvent]:
+        with self._lock:
+            inst = self._require(instance_id)
+            if execution_id and execution_id != inst.execution_id:
+                raise InvalidRequest(
+                    f"instance '{instance_id}' is on execution '{inst.execution_id}'; "
+                    f"the history of execution '{execution_id}' is no longer kept"
+                )
+            past = bytes(inst.past)
+        return list(ev.decode_history(past))
+
+    def instance_count(self) -> int:
+        with self._lock:
+            return len(self._store)

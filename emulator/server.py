@@ -1,0 +1,171 @@
+"""The gRPC server's life: bind, health, reflection, start, graceful stop.
+
+The server runs a ``grpc.aio`` server on its own event-loop thread, so it can be hosted by a
+command-line process and by a test suite alike. ``start()`` returns the address really bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from emulator.config import Config
+from emulator.engine import Engine
+from emulator.errors import PortInUse
+from emulator.service import SERVICE, Servicer, generic_handler
+
+log = logging.getLogger("emulator.server")
+
+
+def _ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _bind_targets(host: str) -> list[str]:
+    """The listen addresses for a host name; ``localhost`` means both loopbacks."""
+    if host == "localhost":
+        return ["127.0.0.1", "[::1]"] if _ipv6_loopback_available() else ["127.0.0.1"]
+    if ":" in host and not host.startswith("["):
+        return [f"[{host}]"]
+    return [host]
+
+
+class Server:
+    """Hosts an :class:`Engine` behind a gRPC server on a background event loop."""
+
+    def __init__(self, config: Config, engine: Engine | None = None):
+        self.config = config
+        self.engine = engine or Engine(config)
+        self.servicer = Servicer(self.engine, config)
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: grpc.aio.Server | None = None
+        self._health = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    @property
+    def address(self) -> str:
+        host = self.config.host
+        if host in ("0.0.0.0", "::", "[::]", ""):
+            host = "localhost"
+        elif ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    def start(self) -> str:
+        """Bind and start serving; returns ``host:port`` with the port really bound."""
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        self._ready.clear()
+        self._startup_error = None
+        self._thread = threading.Thread(target=self._run, name="emulator-grpc", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._startup_error
+        log.info("Durable Task emulator listening on %s", self.address)
+        return self.address
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start_server())
+        except BaseException as e:  # reported to start()'s caller
+            self._startup_error = e
+            self._ready.set()
+            self._loop.close()
+            return
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def _start_server(self) -> None:
+        size = self.config.max_message_bytes
+        server = grpc.aio.server(
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", size),
+                ("grpc.max_send_message_length", size),
+            ]
+        )
+        server.add_generic_rpc_handlers((generic_handler(self.servicer),))
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (
+                SERVICE.full_name,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
+        self.port = self._bind(server)
+        await server.start()
+        for name in ("", SERVICE.full_name):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server = server
+
+    def _bind(self, server: grpc.aio.Server) -> int:
+        port = self.config.port
+        for target in _bind_targets(self.config.host):
+            address = f"{target}:{port}"
+            try:
+                bound = server.add_insecure_port(address)
+            except RuntimeError:
+                bound = 0
+            if not bound:
+                raise PortInUse(
+                    f"cannot listen on {address}: the port is already in use "
+                    "(or the address is not available on this machine)"
+                )
+            port = bound
+        return port
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop serving: end worker streams, let in-flight calls finish for ``grace`` seconds."""
+        if self._thread is None or self._loop is None:
+            return
+        grace = self.config.shutdown_grace if grace is None else grace
+        future = asyncio.run_coroutine_threadsafe(self._stop(grace), self._loop)
+        try:
+            future.result(timeout=grace + 10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._thread = None
+            self._server = None
+            log.info("Durable Task emulator stopped")
+
+    async def _stop(self, grace: float) -> None:
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        self.servicer.close_streams()
+        if self._server is not None:
+            await self._server.stop(grace)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server thread ends (after ``stop``); False on timeout."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()

@@ -1,0 +1,354 @@
+"""The gRPC servicer: each RPC is a short translation between protobuf and one engine call.
+
+It runs on a ``grpc.aio`` server, so a client blocked in WaitForInstanceCompletion costs a
+future, not a thread. Domain errors become status codes in :func:`status_for`, the one place
+that knows the mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+
+import grpc
+from durabletask.internal import orchestrator_service_pb2 as pb
+from google.protobuf import empty_pb2, message_factory
+
+from emulator.config import Config
+from emulator.engine import Engine
+from emulator.engine import events as ev
+from emulator.engine.core import COMPLETION, START
+from emulator.engine.dispatch import ACTIVITY, ENTITY, ORCHESTRATOR
+from emulator.engine.queries import InstanceFilter
+from emulator.errors import (
+    EmulatorError,
+    InstanceAlreadyExists,
+    InstanceNotFound,
+    InvalidRequest,
+    LimitExceeded,
+    NotInState,
+    WorkItemAlreadyCompleted,
+    WorkItemNotFound,
+)
+
+log = logging.getLogger("emulator.service")
+
+SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
+
+_STATUS = {
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    InstanceNotFound: grpc.StatusCode.NOT_FOUND,
+    WorkItemNotFound: grpc.StatusCode.NOT_FOUND,
+    InstanceAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    NotInState: grpc.StatusCode.FAILED_PRECONDITION,
+    WorkItemAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
+    LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def status_for(error: EmulatorError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def _seconds_or_none(msg, field: str) -> float | None:
+    return ev.seconds(getattr(msg, field)) if msg.HasField(field) else None
+
+
+def _resolve(fut: asyncio.Future, value) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+class Servicer:
+    """``TaskHubSidecarService`` on top of an :class:`Engine`."""
+
+    def __init__(self, engine: Engine, config: Config):
+        self.engine = engine
+        self.config = config
+        self._streams: set[asyncio.Queue] = set()
+
+    # ---------------------------------------------------------------- instances
+
+    async def Hello(self, request, context):
+        return empty_pb2.Empty()
+
+    async def StartInstance(self, req: pb.CreateInstanceRequest, context):
+        return pb.CreateInstanceResponse(instanceId=self.engine.start_instance(req))
+
+    async def GetInstance(self, req: pb.GetInstanceRequest, context):
+        state = self.engine.get_state(req.instanceId, req.getInputsAndOutputs)
+        if state is None:
+            return pb.GetInstanceResponse(exists=False)
+        return pb.GetInstanceResponse(exists=True, orchestrationState=state)
+
+    async def WaitForInstanceStart(self, req: pb.GetInstanceRequest, context):
+        return await self._wait(req, START)
+
+    async def WaitForInstanceCompletion(self, req: pb.GetInstanceRequest, context):
+        return await self._wait(req, COMPLETION)
+
+    async def _wait(self, req: pb.GetInstanceRequest, until: str):
+        """Block until the condition holds; the client's deadline or cancellation ends the wait."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        state, waiter = self.engine.watch(
+            req.instanceId,
+            until,
+            req.getInputsAndOutputs,
+            lambda s: loop.call_soon_threadsafe(_resolve, fut, s),
+        )
+        if waiter is not None:
+            try:
+                state = await fut
+            finally:
+                self.engine.unwatch(waiter)
+            if state is None:
+                raise InstanceNotFound(req.instanceId)
+        return pb.GetInstanceResponse(exists=True, orchestrationState=state)
+
+    async def RaiseEvent(self, req: pb.RaiseEventRequest, context):
+        self.engine.raise_event(req.instanceId, req.name, ev.optional(req, "input"))
+        return pb.RaiseEventResponse()
+
+    async def TerminateInstance(self, req: pb.TerminateRequest, context):
+        self.engine.terminate(req.instanceId, ev.optional(req, "output"), req.recursive)
+        return pb.TerminateResponse()
+
+    async def SuspendInstance(self, req: pb.SuspendRequest, context):
+        self.engine.suspend(req.instanceId, ev.optional(req, "reason"))
+        return pb.SuspendResponse()
+
+    async def ResumeInstance(self, req: pb.ResumeRequest, context):
+        self.engine.resume(req.instanceId, ev.optional(req, "reason"))
+        return pb.ResumeResponse()
+
+    async def RewindInstance(self, req: pb.RewindInstanceRequest, context):
+        self.engine.rewind(req.instanceId, ev.optional(req, "reason"))
+        return pb.RewindInstanceResponse()
+
+    async def RestartInstance(self, req: pb.RestartInstanceRequest, context):
+        new_id = self.engine.restart(req.instanceId, req.restartWithNewInstanceId)
+        return pb.RestartInstanceResponse(instanceId=new_id)
+
+    async def QueryInstances(self, req: pb.QueryInstancesRequest, context):
+        q = req.query
+        flt = InstanceFilter(
+            statuses=frozenset(q.runtimeStatus),
+            created_from=_seconds_or_none(q, "createdTimeFrom"),
+            created_to=_seconds_or_none(q, "createdTimeTo"),
+            prefix=ev.optional(q, "instanceIdPrefix") or "",
+        )
+        states, last = self.engine.query(
+            flt, q.maxInstanceCount, ev.optional(q, "continuationToken"), q.fetchInputsAndOutputs
+        )
+        return pb.QueryInstancesResponse(orchestrationState=states, continuationToken=ev.string_value(last))
+
+    async def ListInstanceIds(self, req: pb.ListInstanceIdsRequest, context):
+        flt = InstanceFilter(
+            statuses=frozenset(req.runtimeStatus),
+            completed_from=_seconds_or_none(req, "completedTimeFrom"),
+            completed_to=_seconds_or_none(req, "completedTimeTo"),
+            terminal_only=True,
+        )
+        states, last = self.engine.query(flt, req.pageSize, ev.optional(req, "lastInstanceKey"))
+        return pb.ListInstanceIdsResponse(
+            instanceIds=[s.instanceId for s in states], lastInstanceKey=ev.string_value(last)
+        )
+
+    async def PurgeInstances(self, req: pb.PurgeInstancesRequest, context):
+        which = req.WhichOneof("request")
+        if which == "instanceId":
+            count = self.engine.purge(req.instanceId, req.recursive)
+        elif which == "instanceBatch":
+            count = sum(self.engine.purge(i, req.recursive) for i in req.instanceBatch.instanceIds)
+        elif which == "purgeInstanceFilter":
+            f = req.purgeInstanceFilter
+            count = self.engine.purge_where(
+                _seconds_or_none(f, "createdTimeFrom"),
+                _seconds_or_none(f, "createdTimeTo"),
+                set(f.runtimeStatus),
+                req.recursive,
+            )
+        else:
+            raise InvalidRequest("PurgeInstancesRequest needs an instanceId, an instanceBatch or a purgeInstanceFilter")
+        return pb.PurgeInstancesResponse(deletedInstanceCount=count, isComplete=ev.bool_value(True))
+
+    async def StreamInstanceHistory(self, req: pb.StreamInstanceHistoryRequest, context):
+        history = self.engine.history(req.instanceId, ev.optional(req, "executionId"))
+        chunk, size = [], 0
+        for event in history:
+            event_size = event.ByteSize()
+            if chunk and (
+                len(chunk) >= self.config.history_chunk_events or size + event_size > self.config.history_chunk_bytes
+            ):
+                yield pb.HistoryChunk(events=chunk)
+                chunk, size = [], 0
+            chunk.append(event)
+            size += event_size
+        if chunk or not history:
+            yield pb.HistoryChunk(events=chunk)
+
+    async def SkipGracefulOrchestrationTerminations(self, req, context):
+        ids = list(req.instanceBatch.instanceIds)
+        if len(ids) > 500:
+            raise InvalidRequest(f"at most 500 instance IDs may be given at once (got {len(ids)})")
+        left = self.engine.terminate_now(ids, ev.optional(req, "reason"))
+        return pb.SkipGracefulOrchestrationTerminationsResponse(unterminatedInstanceIds=left)
+
+    async def CreateTaskHub(self, req: pb.CreateTaskHubRequest, context):
+        if req.recreateIfExists:
+            self.engine.reset()
+        return pb.CreateTaskHubResponse()
+
+    async def DeleteTaskHub(self, req, context):
+        self.engine.reset()
+        return pb.DeleteTaskHubResponse()
+
+    # ---------------------------------------------------------------- work items
+
+    async def GetWorkItems(self, req: pb.GetWorkItemsRequest, context):
+        """Stream work items (pre-serialized bytes) to one worker until it goes away."""
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def deliver(data: bytes) -> None:
+            if threading.get_ident() == loop_thread:
+                queue.put_nowait(data)
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, data)
+
+        session = self.engine.connect(req, deliver)
+        self._streams.add(queue)
+        try:
+            while True:
+                if queue.empty():
+                    try:
+                        data = await asyncio.wait_for(queue.get(), self.config.health_ping_interval)
+                    except asyncio.TimeoutError:
+                        data = ev.health_ping()
+                else:
+                    data = queue.get_nowait()
+                if data is None:  # the server is shutting down
+                    return
+                yield data
+        finally:
+            self._streams.discard(queue)
+            self.engine.disconnect(session)
+
+    def close_streams(self) -> None:
+        """End every GetWorkItems stream (called on the event loop before a graceful stop)."""
+        for queue in list(self._streams):
+            queue.put_nowait(None)
+
+    async def CompleteActivityTask(self, req: pb.ActivityResponse, context):
+        self.engine.complete_activity(req)
+        return pb.CompleteTaskResponse()
+
+    async def CompleteOrchestratorTask(self, req: pb.OrchestratorResponse, context):
+        self.engine.complete_orchestrator(req)
+        return pb.CompleteTaskResponse()
+
+    async def CompleteEntityTask(self, req: pb.EntityBatchResult, context):
+        self.engine.complete_entity(req)
+        return pb.CompleteTaskResponse()
+
+    async def AbandonTaskActivityWorkItem(self, req, context):
+        self.engine.abandon(req.completionToken, ACTIVITY)
+        return pb.AbandonActivityTaskResponse()
+
+    async def AbandonTaskOrchestratorWorkItem(self, req, context):
+        self.engine.abandon(req.completionToken, ORCHESTRATOR)
+        return pb.AbandonOrchestrationTaskResponse()
+
+    async def AbandonTaskEntityWorkItem(self, req, context):
+        self.engine.abandon(req.completionToken, ENTITY)
+        return pb.AbandonEntityTaskResponse()
+
+    # ---------------------------------------------------------------- entities
+
+    async def SignalEntity(self, req: pb.SignalEntityRequest, context):
+        self.engine.signal_entity(req)
+        return pb.SignalEntityResponse()
+
+    async def GetEntity(self, req: pb.GetEntityRequest, context):
+        entity = self.engine.get_entity(req.instanceId, req.includeState)
+        if entity is None:
+            return pb.GetEntityResponse(exists=False)
+        return pb.GetEntityResponse(exists=True, entity=entity)
+
+    async def QueryEntities(self, req: pb.QueryEntitiesRequest, context):
+        entities, token = self.engine.query_entities(req.query)
+        return pb.QueryEntitiesResponse(entities=entities, continuationToken=ev.string_value(token))
+
+    async def CleanEntityStorage(self, req: pb.CleanEntityStorageRequest, context):
+        removed, released = self.engine.clean_entity_storage(req.removeEmptyEntities, req.releaseOrphanedLocks)
+        return pb.CleanEntityStorageResponse(emptyEntitiesRemoved=removed, orphanedLocksReleased=released)
+
+
+# -------------------------------------------------------------------- wiring
+
+
+def _guard_unary(name: str, fn):
+    @functools.wraps(fn)
+    async def handler(request, context):
+        try:
+            return await fn(request, context)
+        except EmulatorError as e:
+            await context.abort(status_for(e), str(e))
+        except NotImplementedError as e:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this emulator yet {e}")
+        except Exception as e:
+            log.exception("unexpected error in %s", name)
+            await context.abort(grpc.StatusCode.INTERNAL, f"emulator error in {name}: {type(e).__name__}: {e}")
+
+    return handler
+
+
+def _guard_stream(name: str, fn):
+    @functools.wraps(fn)
+    async def handler(request, context):
+        try:
+            async for item in fn(request, context):
+                yield item
+        except EmulatorError as e:
+            await context.abort(status_for(e), str(e))
+        except NotImplementedError as e:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this emulator yet {e}")
+        except Exception as e:
+            log.exception("unexpected error in %s", name)
+            await context.abort(grpc.StatusCode.INTERNAL, f"emulator error in {name}: {type(e).__name__}: {e}")
+
+    return handler
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def generic_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
+    """Method handlers for every RPC of the service, built from its descriptor."""
+    handlers = {}
+    for method in SERVICE.methods:
+        request_cls = message_factory.GetMessageClass(method.input_type)
+        response_cls = message_factory.GetMessageClass(method.output_type)
+        fn = getattr(servicer, method.name)
+        if method.server_streaming:
+            serializer = _identity if method.name == "GetWorkItems" else response_cls.SerializeToString
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _guard_stream(method.name, fn),
+                request_deserializer=request_cls.FromString,
+                response_serializer=serializer,
+            )
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _guard_unary(method.name, fn),
+                request_deserializer=request_cls.FromString,
+                response_serializer=response_cls.SerializeToString,
+            )
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)

@@ -1,0 +1,93 @@
+"""The Python testing API: an in-memory Durable Task backend for test suites.
+
+>>> backend = create_test_backend(port=0)
+>>> client = TaskHubGrpcClient(host_address=backend.address)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from emulator.config import Config
+from emulator.engine import Engine
+from emulator.server import Server
+
+
+class InMemoryOrchestrationBackend:
+    """An in-memory Durable Task backend serving the gRPC protocol on ``localhost:<port>``.
+
+    ``port=0`` binds a free port; :meth:`start` returns the address really bound. Usable as a
+    context manager. Safe to call from any thread.
+    """
+
+    def __init__(
+        self,
+        port: int = 50051,
+        max_history_size: int = 10000,
+        *,
+        host: str = "localhost",
+        config: Config | None = None,
+    ):
+        base = config or Config()
+        self.config = replace(base, host=host, port=port, max_history_size=max_history_size)
+        self.engine = Engine(self.config)
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port while running (the requested one before ``start``)."""
+        if self._server is not None and self._server.port is not None:
+            return self._server.port
+        return self.config.port
+
+    @property
+    def max_history_size(self) -> int:
+        return self.config.max_history_size
+
+    @property
+    def address(self) -> str:
+        """``localhost:<port>``, what clients and workers are given as ``host_address``."""
+        if self._server is not None:
+            return self._server.address
+        return f"{self.config.host}:{self.config.port}"
+
+    @property
+    def is_running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> str:
+        """Start serving; returns ``host:port``. Raises :class:`emulator.errors.PortInUse`."""
+        if self._server is not None:
+            return self._server.address
+        server = Server(self.config, self.engine)
+        address = server.start()
+        self._server = server
+        return address
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop serving (state is kept until :meth:`reset`). Idempotent."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop(grace)
+
+    def reset(self) -> None:
+        """Forget every instance, pending work item and timer."""
+        self.engine.reset()
+
+    def __enter__(self) -> InMemoryOrchestrationBackend:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running else "stopped"
+        return f"<InMemoryOrchestrationBackend {self.address} {state}>"
+
+
+def create_test_backend(port: int = 50051, max_history_size: int = 10000, **kwargs) -> InMemoryOrchestrationBackend:
+    """Create and start an :class:`InMemoryOrchestrationBackend`."""
+    backend = InMemoryOrchestrationBackend(port=port, max_history_size=max_history_size, **kwargs)
+    backend.start()
+    return backend

@@ -1,0 +1,59 @@
+"""Shared fixtures: a real emulator on a free port, the real SDK client and workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from durabletask.client import TaskHubGrpcClient
+from durabletask.worker import TaskHubGrpcWorker
+
+from emulator import InMemoryOrchestrationBackend
+
+
+@pytest.fixture
+def backend(durabletask_emulator: InMemoryOrchestrationBackend) -> InMemoryOrchestrationBackend:
+    """The plugin's started backend (port 0), under a short name."""
+    return durabletask_emulator
+
+
+@pytest.fixture
+def client(backend: InMemoryOrchestrationBackend) -> Iterator[TaskHubGrpcClient]:
+    c = TaskHubGrpcClient(host_address=backend.address)
+    yield c
+    c.close()
+
+
+WorkerFactory = Callable[..., TaskHubGrpcWorker]
+
+
+@pytest.fixture
+def make_worker(backend: InMemoryOrchestrationBackend) -> Iterator[WorkerFactory]:
+    """Start a real SDK worker with the given orchestrators/activities/entities.
+
+    ``make_worker(orchestrators=[...], activities=[...], entities=[...], address=None, **kwargs)``
+    returns the started worker; every worker is stopped when the test ends.
+    """
+    workers: list[TaskHubGrpcWorker] = []
+
+    def factory(orchestrators=(), activities=(), entities=(), address=None, **kwargs):
+        w = TaskHubGrpcWorker(host_address=address or backend.address, **kwargs)
+        for o in orchestrators:
+            w.add_orchestrator(o)
+        for a in activities:
+            w.add_activity(a)
+        for e in entities:
+            w.add_entity(e)
+        w.start()
+        workers.append(w)
+        return w
+
+    yield factory
+    for w in workers:
+        w.stop()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_sdk_logs(caplog):
+    caplog.set_level(logging.WARNING, logger="durabletask")
