@@ -30,7 +30,7 @@ from emulator.engine.dispatch import (
 )
 from emulator.engine.entities import EntityRules
 from emulator.engine.orchestrations import OrchestrationRules
-from emulator.engine.queries import Queries
+from emulator.engine.queries import Queries, Snapshots
 from emulator.engine.store import Instance, MemoryStore
 from emulator.errors import InstanceAlreadyExists, InstanceNotFound, InvalidRequest, NotInState
 
@@ -55,7 +55,7 @@ class Waiter:
         return inst.is_terminal
 
 
-class Engine(OrchestrationRules, EntityRules, Queries):
+class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     """The emulator's backend, independent of any transport."""
 
     def __init__(self, config: Config | None = None, clock: Clock = time.time):

@@ -80,3 +80,60 @@ class Queries:
     def instance_count(self) -> int:
         with self._lock:
             return len(self._store)
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance_id: str
+    name: str
+    status: str
+    created: float
+    updated: float
+    history_length: int
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    """A plain-data picture of the engine for the console; taken in O(instances) under the lock."""
+
+    taken_at: float
+    started_at: float
+    workers: int
+    counts: dict[str, int]
+    delivered_total: int
+    recent: list[InstanceRow]
+    focus: InstanceRow | None
+    focus_history: list = ()
+
+
+def _row(inst) -> InstanceRow:
+    return InstanceRow(
+        inst.instance_id, inst.name, ev.status_name(inst.status), inst.created, inst.updated, inst.event_count
+    )
+
+
+class Snapshots:
+    def snapshot(self, rows: int = 15) -> EngineSnapshot:
+        """Counts by status, the ``rows`` most recently changed instances and the newest one's history."""
+        import heapq
+
+        with self._lock:
+            instances = list(self._store.all())
+            counts: dict[str, int] = {}
+            for inst in instances:
+                name = ev.status_name(inst.status)
+                counts[name] = counts.get(name, 0) + 1
+            newest = heapq.nlargest(rows, instances, key=lambda i: i.updated)
+            recent = [_row(i) for i in newest]
+            past = bytes(newest[0].past) if newest else b""
+            snap = EngineSnapshot(
+                taken_at=self._now(),
+                started_at=self.started_at,
+                workers=len(self._dispatch.sessions),
+                counts=counts,
+                delivered_total=self._dispatch.delivered_total,
+                recent=recent,
+                focus=recent[0] if recent else None,
+            )
+        # Decoding the history happens outside the lock.
+        return EngineSnapshot(**{**snap.__dict__, "focus_history": list(ev.decode_history(past))})
