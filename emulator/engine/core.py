@@ -21,6 +21,7 @@ from emulator.engine import events as ev
 from emulator.engine.clock import Clock, Scheduler
 from emulator.engine.dispatch import (
     ACTIVITY,
+    ENTITY,
     ORCHESTRATOR,
     ActivityTask,
     Dispatcher,
@@ -182,25 +183,28 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def start_instance(self, req: pb.CreateInstanceRequest) -> str:
         if not req.name:
             raise InvalidRequest("name (the orchestrator to run) is required and was empty")
-        instance_id = req.instanceId or uuid.uuid4().hex
-        replaceable = set(req.orchestrationIdReusePolicy.replaceableStatus)
         with self._lock:
-            existing = self._store.get(instance_id)
-            if existing is not None:
-                self._make_room(existing, replaceable)
-            start = pb.ExecutionStartedEvent(
-                name=req.name,
-                version=req.version if req.HasField("version") else None,
-                input=req.input if req.HasField("input") else None,
-                tags=req.tags,
-                parentTraceContext=req.parentTraceContext if req.HasField("parentTraceContext") else None,
-            )
-            start_at = None
-            if req.HasField("scheduledStartTimestamp"):
-                start_at = ev.seconds(req.scheduledStartTimestamp)
-                start.scheduledStartTimestamp.CopyFrom(req.scheduledStartTimestamp)
-            self._create(instance_id, start, start_at)
+            instance_id = self._start_locked(req)
             self._pump()
+        return instance_id
+
+    def _start_locked(self, req: pb.CreateInstanceRequest) -> str:
+        instance_id = req.instanceId or uuid.uuid4().hex
+        existing = self._store.get(instance_id)
+        if existing is not None:
+            self._make_room(existing, set(req.orchestrationIdReusePolicy.replaceableStatus))
+        start = pb.ExecutionStartedEvent(
+            name=req.name,
+            version=req.version if req.HasField("version") else None,
+            input=req.input if req.HasField("input") else None,
+            tags=req.tags,
+            parentTraceContext=req.parentTraceContext if req.HasField("parentTraceContext") else None,
+        )
+        start_at = None
+        if req.HasField("scheduledStartTimestamp"):
+            start_at = ev.seconds(req.scheduledStartTimestamp)
+            start.scheduledStartTimestamp.CopyFrom(req.scheduledStartTimestamp)
+        self._create(instance_id, start, start_at)
         return instance_id
 
     def _make_room(self, existing: Instance, replaceable: set[int]) -> None:
@@ -403,6 +407,9 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
 
     def _requeue(self, lease: Lease) -> None:
         """Put a lease's work back in front of its queue, unless the instance moved on."""
+        if lease.kind == ENTITY:
+            self._requeue_entity(lease)
+            return
         inst = self._store.get(lease.instance_id)
         if inst is None or inst.execution_id != lease.execution_id:
             return
@@ -412,11 +419,8 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.lease = None
             inst.inbox[:0] = lease.item[1:]  # a fresh OrchestratorStarted is added at redelivery
             self._make_ready(inst)
-        elif lease.kind == ACTIVITY:
-            if not inst.is_terminal:
-                self._dispatch.queues[ACTIVITY].appendleft(lease.item)
-        else:
-            self._requeue_entity(lease)
+        elif not inst.is_terminal:
+            self._dispatch.queues[ACTIVITY].appendleft(lease.item)
 
     def abandon(self, token: str, kind: str) -> None:
         with self._lock:

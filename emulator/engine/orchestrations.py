@@ -11,6 +11,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.engine import events as ev
 from emulator.engine.dispatch import ACTIVITY, ActivityTask
+from emulator.engine.entities import _check_entity_message
 from emulator.engine.store import Instance
 from emulator.errors import WorkItemAlreadyCompleted, WorkItemNotFound
 
@@ -44,8 +45,10 @@ def _check_action(action: pb.OrchestratorAction) -> str | None:
             f"completeOrchestration action {action.id} has status "
             f"{pb.OrchestrationStatus.Name(body.orchestrationStatus)}, which is not a final status"
         )
-    if kind == "sendEntityMessage" and body.WhichOneof("EntityMessageType") is None:
-        return f"sendEntityMessage action {action.id} carries no entity message"
+    if kind == "sendEntityMessage":
+        if body.WhichOneof("EntityMessageType") is None:
+            return f"sendEntityMessage action {action.id} carries no entity message"
+        return _check_entity_message(action)
     return None
 
 

@@ -130,6 +130,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._instances: dict[str, Instance] = {}
+        #: Durable entities by ID (``@name@key``).
+        self.entities: dict = {}
+        #: Orchestration ID -> IDs of the entities it holds locked.
+        self.locks: dict[str, set[str]] = {}
 
     def get(self, instance_id: str) -> Instance | None:
         return self._instances.get(instance_id)
