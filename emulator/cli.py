@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import timezone
 
 import click
 
@@ -114,6 +115,221 @@ def health(address: str, timeout: float) -> None:
         click.echo(f"unhealthy: {address}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}", err=True)
         sys.exit(1)
     click.echo(f"healthy: {address}")
+
+
+# ---------------------------------------------------------------------- inspector commands
+
+ADDRESS = click.option(
+    "--address", default="localhost:4001", envvar="DURABLETASK_EMULATOR_ADDRESS", help="The emulator's host:port."
+)
+AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _run_inspector(address: str, action):
+    """Run ``action(stub)`` against the emulator; one-line errors, exit 1 (bad request) or 2 (unreachable)."""
+    from emulator import inspector
+
+    try:
+        with inspector.connect(address) as stub:
+            return action(stub)
+    except inspector.InspectorError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+def _print(renderable) -> None:
+    from rich.console import Console
+
+    Console().print(renderable)
+
+
+@main.command("list", context_settings=CONTEXT)
+@ADDRESS
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["pending", "running", "suspended", "completed", "failed", "terminated"], case_sensitive=False),
+    help="Only these runtime statuses (repeatable).",
+)
+@click.option("--prefix", default="", help="Only instance IDs starting with this.")
+@click.option("--created-from", type=click.DateTime(), default=None, help="Created at or after (UTC).")
+@click.option("--created-to", type=click.DateTime(), default=None, help="Created at or before (UTC).")
+@click.option("--limit", default=100, type=click.IntRange(1), help="At most this many instances.")
+@AS_JSON
+def list_command(address, statuses, prefix, created_from, created_to, limit, as_json):
+    """List orchestration instances."""
+    from emulator import inspector
+
+    def utc(d):
+        return d.replace(tzinfo=timezone.utc) if d is not None else None
+
+    rows = _run_inspector(
+        address,
+        lambda stub: inspector.list_instances(stub, statuses, prefix, utc(created_from), utc(created_to), limit),
+    )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print(inspector.instances_table(rows))
+
+
+@main.command(context_settings=CONTEXT)
+@ADDRESS
+@click.argument("instance_id")
+@AS_JSON
+def show(address, instance_id, as_json):
+    """Show an instance: status, input/output, failure details and its whole history."""
+    from emulator import inspector
+
+    data = _run_inspector(
+        address, lambda stub: (inspector.get_state(stub, instance_id), inspector.get_history(stub, instance_id))
+    )
+    state, history = data
+    if as_json:
+        from google.protobuf import json_format
+
+        click.echo(
+            json.dumps(
+                {"instance": inspector.state_dict(state), "history": [json_format.MessageToDict(e) for e in history]},
+                indent=2,
+            )
+        )
+        return
+    _print(inspector.state_table(inspector.state_dict(state)))
+    _print(inspector.history_table(history))
+
+
+@main.command(context_settings=CONTEXT)
+@ADDRESS
+@click.argument("instance_id")
+def export(address, instance_id):
+    """Print the instance and its history as JSON (attach it to a bug report)."""
+    from emulator import inspector
+
+    click.echo(json.dumps(_run_inspector(address, lambda stub: inspector.export(stub, instance_id)), indent=2))
+
+
+def _simple(name: str, doc: str, call):
+    @main.command(name, context_settings=CONTEXT, help=doc)
+    @ADDRESS
+    @click.argument("instance_id")
+    @click.option("--reason", default=None, help="Recorded in the history.")
+    def command(address, instance_id, reason):
+        _run_inspector(address, lambda stub: call(stub, instance_id, reason))
+        click.echo(f"{name}: {instance_id}")
+
+    return command
+
+
+def _suspend(stub, instance_id, reason):
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    stub.SuspendInstance(
+        pb.SuspendRequest(instanceId=instance_id, reason=StringValue(value=reason) if reason else None)
+    )
+
+
+def _resume(stub, instance_id, reason):
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    stub.ResumeInstance(pb.ResumeRequest(instanceId=instance_id, reason=StringValue(value=reason) if reason else None))
+
+
+def _rewind(stub, instance_id, reason):
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    stub.RewindInstance(
+        pb.RewindInstanceRequest(instanceId=instance_id, reason=StringValue(value=reason) if reason else None)
+    )
+
+
+_simple("suspend", "Suspend a running instance.", _suspend)
+_simple("resume", "Resume a suspended instance.", _resume)
+_simple("rewind", "Re-run the failed parts of a FAILED instance.", _rewind)
+
+
+@main.command("raise-event", context_settings=CONTEXT)
+@ADDRESS
+@click.argument("instance_id")
+@click.argument("name")
+@click.argument("data", required=False)
+def raise_event(address, instance_id, name, data):
+    """Raise event NAME on an instance; DATA is JSON (a bare word is sent as a JSON string)."""
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    from emulator.inspector import json_payload
+
+    payload = json_payload(data)
+    _run_inspector(
+        address,
+        lambda stub: stub.RaiseEvent(
+            pb.RaiseEventRequest(
+                instanceId=instance_id, name=name, input=StringValue(value=payload) if payload is not None else None
+            )
+        ),
+    )
+    click.echo(f"raised {name} on {instance_id}")
+
+
+@main.command(context_settings=CONTEXT)
+@ADDRESS
+@click.argument("instance_id")
+@click.option("--output", default=None, help="The instance's output (JSON; a bare word is a JSON string).")
+@click.option("--recursive/--no-recursive", default=False, help="Terminate running sub-orchestrations too.")
+def terminate(address, instance_id, output, recursive):
+    """Terminate an instance."""
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    from emulator.inspector import json_payload
+
+    payload = json_payload(output)
+    _run_inspector(
+        address,
+        lambda stub: stub.TerminateInstance(
+            pb.TerminateRequest(
+                instanceId=instance_id,
+                output=StringValue(value=payload) if payload is not None else None,
+                recursive=recursive,
+            )
+        ),
+    )
+    click.echo(f"terminated: {instance_id}")
+
+
+@main.command(context_settings=CONTEXT)
+@ADDRESS
+@click.argument("instance_id", required=False)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["completed", "failed", "terminated"], case_sensitive=False),
+    help="Purge all finished instances in these.",
+)
+@click.option("--recursive/--no-recursive", default=True, help="Purge sub-orchestrations too.")
+def purge(address, instance_id, statuses, recursive):
+    """Delete a finished instance (ID) or all finished instances with --status."""
+    from durabletask.internal import orchestrator_service_pb2 as pb
+
+    from emulator.inspector import status_value
+
+    if bool(instance_id) == bool(statuses):
+        raise click.UsageError("give either an INSTANCE_ID or one or more --status")
+    if instance_id:
+        request = pb.PurgeInstancesRequest(instanceId=instance_id, recursive=recursive)
+    else:
+        request = pb.PurgeInstancesRequest(
+            purgeInstanceFilter=pb.PurgeInstanceFilter(runtimeStatus=[status_value(s) for s in statuses]),
+            recursive=recursive,
+        )
+    reply = _run_inspector(address, lambda stub: stub.PurgeInstances(request))
+    click.echo(f"purged {reply.deletedInstanceCount} instance(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,169 @@
+"""Talking to a running emulator over gRPC for the inspector commands (list, show, export...).
+
+Plain functions returning plain data (dicts of JSON-ready values) plus rich tables for humans.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import grpc
+from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+from google.protobuf import json_format, wrappers_pb2
+from rich.table import Table
+from rich.text import Text
+
+from emulator.console.render import STATUS_STYLE, describe_event
+from emulator.engine.events import status_name
+
+STATUSES = ["PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "TERMINATED"]
+
+
+class InspectorError(Exception):
+    """A failure to report to the user in one line; ``exit_code`` 1 for bad requests, 2 for no emulator."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextmanager
+def connect(address: str, timeout: float = 5.0) -> Iterator[stubs.TaskHubSidecarServiceStub]:
+    channel = grpc.insecure_channel(address)
+    try:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise InspectorError(
+                f"cannot reach an emulator at {address} (is it running? start one with `durabletask-emulator start`)",
+                exit_code=2,
+            ) from None
+        try:
+            yield stubs.TaskHubSidecarServiceStub(channel)
+        except grpc.RpcError as e:
+            raise InspectorError(f"{e.code().name}: {e.details()}") from None
+    finally:
+        channel.close()
+
+
+def status_value(name: str) -> int:
+    return pb.OrchestrationStatus.Value(f"ORCHESTRATION_STATUS_{name.upper()}")
+
+
+def json_payload(text: str | None) -> str | None:
+    """Accept JSON as typed; anything that is not JSON is sent as a JSON string."""
+    if text is None:
+        return None
+    try:
+        json.loads(text)
+        return text
+    except ValueError:
+        return json.dumps(text)
+
+
+def _iso(ts) -> str | None:
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return None
+    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=timezone.utc).isoformat()
+
+
+def state_dict(s: pb.OrchestrationState) -> dict:
+    def opt(field):
+        return getattr(s, field).value if s.HasField(field) else None
+
+    return {
+        "instanceId": s.instanceId,
+        "name": s.name,
+        "status": status_name(s.orchestrationStatus),
+        "version": opt("version"),
+        "executionId": opt("executionId"),
+        "parentInstanceId": opt("parentInstanceId"),
+        "createdAt": _iso(s.createdTimestamp),
+        "lastUpdatedAt": _iso(s.lastUpdatedTimestamp),
+        "completedAt": _iso(s.completedTimestamp) if s.HasField("completedTimestamp") else None,
+        "input": opt("input"),
+        "output": opt("output"),
+        "customStatus": opt("customStatus"),
+        "failureDetails": json_format.MessageToDict(s.failureDetails) if s.HasField("failureDetails") else None,
+        "tags": dict(s.tags),
+    }
+
+
+def list_instances(stub, statuses, prefix, created_from, created_to, limit) -> list[dict]:
+    query = pb.InstanceQuery(
+        runtimeStatus=[status_value(s) for s in statuses],
+        instanceIdPrefix=wrappers_pb2.StringValue(value=prefix) if prefix else None,
+        maxInstanceCount=limit,
+    )
+    if created_from:
+        query.createdTimeFrom.FromDatetime(created_from)
+    if created_to:
+        query.createdTimeTo.FromDatetime(created_to)
+    reply = stub.QueryInstances(pb.QueryInstancesRequest(query=query))
+    return [state_dict(s) for s in reply.orchestrationState]
+
+
+def get_state(stub, instance_id: str) -> pb.OrchestrationState:
+    reply = stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True))
+    if not reply.exists:
+        raise InspectorError(f"no orchestration instance with ID '{instance_id}' exists")
+    return reply.orchestrationState
+
+
+def get_history(stub, instance_id: str) -> list[pb.HistoryEvent]:
+    events: list[pb.HistoryEvent] = []
+    for chunk in stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id)):
+        events.extend(chunk.events)
+    return events
+
+
+def export(stub, instance_id: str) -> dict:
+    state = get_state(stub, instance_id)
+    history = get_history(stub, instance_id)
+    return {
+        "instance": state_dict(state),
+        "history": [json_format.MessageToDict(e) for e in history],
+    }
+
+
+def instances_table(rows: list[dict]) -> Table:
+    table = Table(expand=False)
+    for col in ("Instance ID", "Name", "Status", "Created", "Last updated"):
+        table.add_column(col, no_wrap=col != "Name")
+    for r in rows:
+        table.add_row(
+            r["instanceId"],
+            r["name"],
+            Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
+            r["createdAt"] or "",
+            r["lastUpdatedAt"] or "",
+        )
+    return table
+
+
+def state_table(state: dict) -> Table:
+    table = Table(show_header=False, expand=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in state.items():
+        if value in (None, {}, ""):
+            continue
+        if isinstance(value, dict):
+            value = json.dumps(value, indent=2)
+        style = STATUS_STYLE.get(value, "") if key == "status" else ""
+        table.add_row(key, Text(str(value), style=style))
+    return table
+
+
+def history_table(history: list[pb.HistoryEvent]) -> Table:
+    table = Table(title="History", title_justify="left")
+    for col in ("#", "Time", "Event", "Task", "Payload"):
+        table.add_column(col)
+    for i, event in enumerate(history):
+        kind, name, payload = describe_event(event)
+        table.add_row(str(i), (_iso(event.timestamp) or "")[11:23], kind, name, payload)
+    return table
