@@ -130,18 +130,22 @@ def export(stub, instance_id: str) -> dict:
     }
 
 
+def _short(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else ""
+
+
 def instances_table(rows: list[dict]) -> Table:
     table = Table(expand=False)
-    for col in ("Instance ID", "Name", "Status", "Created", "Last updated"):
-        table.add_column(col, no_wrap=col != "Name")
+    table.add_column("Instance ID", overflow="fold")
+    table.add_column("Name", overflow="fold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Updated (UTC)", no_wrap=True)
     for r in rows:
-        table.add_row(
-            r["instanceId"],
-            r["name"],
-            Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
-            r["createdAt"] or "",
-            r["lastUpdatedAt"] or "",
-        )
+        status = Text(r["status"], style=STATUS_STYLE.get(r["status"], ""))
+        table.add_row(r["instanceId"], r["name"], status, _short(r["createdAt"]), _short(r["lastUpdatedAt"]))
+    if not rows:
+        table.add_row(Text("no instances", style="dim"), "", "", "", "")
     return table
 
 

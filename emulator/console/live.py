@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from rich.console import Console
@@ -10,6 +11,16 @@ from rich.live import Live
 from emulator.console.render import View, render
 
 REFRESH_PER_SECOND = 4
+
+
+def _log_through(console: Console) -> None:
+    """Send log records through the live console so they do not tear the screen."""
+    from rich.logging import RichHandler
+
+    root = logging.getLogger()
+    level = root.level
+    root.handlers[:] = [RichHandler(console=console, show_path=False)]
+    root.setLevel(level)
 
 
 def next_view(server, previous: View | None) -> View:
@@ -23,7 +34,9 @@ def next_view(server, previous: View | None) -> View:
 
 
 def run_console(server, stop: threading.Event, console: Console | None = None) -> None:
-    """Refresh the screen until ``stop`` is set."""
+    """Refresh the screen until ``stop`` is set; log records print above the live view."""
+    console = console or Console()
+    _log_through(console)
     view = next_view(server, None)
     with Live(
         render(view), console=console, refresh_per_second=REFRESH_PER_SECOND, screen=False, transient=False

@@ -88,6 +88,18 @@ def instances_table(view: View) -> Table:
     return table
 
 
+def entities_table(view: View) -> Table:
+    snap = view.snapshot
+    table = Table(title=f"Entities ({snap.entity_count})", title_justify="left", expand=True)
+    table.add_column("Entity ID", overflow="ellipsis", no_wrap=True, ratio=3)
+    table.add_column("Locked by", overflow="ellipsis", no_wrap=True, ratio=2)
+    table.add_column("Backlog", justify="right")
+    table.add_column("Updated", no_wrap=True)
+    for row in snap.entities:
+        table.add_row(row.instance_id, row.locked_by or "", str(row.backlog), _clock(row.modified))
+    return table
+
+
 def describe_event(event) -> tuple[str, str, str]:
     """(event type, task name or ID, short payload) of a history event."""
     kind = event.WhichOneof("eventType") or "unknown"
@@ -142,4 +154,8 @@ def timeline(view: View) -> Panel:
 
 def render(view: View) -> Group:
     """The whole screen for one view."""
-    return Group(header(view), instances_table(view), timeline(view))
+    parts = [header(view), instances_table(view)]
+    if view.snapshot.entity_count:
+        parts.append(entities_table(view))
+    parts.append(timeline(view))
+    return Group(*parts)

@@ -93,6 +93,15 @@ class InstanceRow:
 
 
 @dataclass(frozen=True)
+class EntityRow:
+    instance_id: str
+    locked_by: str | None
+    backlog: int
+    modified: float
+    has_state: bool
+
+
+@dataclass(frozen=True)
 class EngineSnapshot:
     """A plain-data picture of the engine for the console; taken in O(instances) under the lock."""
 
@@ -104,6 +113,8 @@ class EngineSnapshot:
     recent: list[InstanceRow]
     focus: InstanceRow | None
     focus_history: list = ()
+    entity_count: int = 0
+    entities: list[EntityRow] = ()
 
 
 def _row(inst) -> InstanceRow:
@@ -126,6 +137,17 @@ class Snapshots:
             newest = heapq.nlargest(rows, instances, key=lambda i: i.updated)
             recent = [_row(i) for i in newest]
             past = bytes(newest[0].past) if newest else b""
+            entities = list(self._store.entities.values())
+            entity_rows = [
+                EntityRow(
+                    e.instance_id,
+                    e.locked_by[0] if e.locked_by else None,
+                    len(e.queue),
+                    e.modified,
+                    e.state is not None,
+                )
+                for e in heapq.nlargest(max(1, rows // 3), entities, key=lambda e: e.modified)
+            ]
             snap = EngineSnapshot(
                 taken_at=self._now(),
                 started_at=self.started_at,
@@ -134,6 +156,8 @@ class Snapshots:
                 delivered_total=self._dispatch.delivered_total,
                 recent=recent,
                 focus=recent[0] if recent else None,
+                entity_count=len(entities),
+                entities=entity_rows,
             )
         # Decoding the history happens outside the lock.
         return EngineSnapshot(**{**snap.__dict__, "focus_history": list(ev.decode_history(past))})
