@@ -13,7 +13,7 @@ from datetime import timezone
 import click
 
 from emulator.config import Config
-from emulator.errors import PortInUse
+from emulator.errors import EmulatorError
 
 CONTEXT = {"auto_envvar_prefix": "DURABLETASK_EMULATOR", "show_default": True}
 LOG_LEVELS = click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)
@@ -56,45 +56,46 @@ def main() -> None:
 @click.option("--console/--no-console", default=None, help="Live console (default: on when stdout is a terminal).")
 @click.option("--log-level", default="info", type=LOG_LEVELS, help="Log level.")
 @click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log line format.")
-def start(host: str, port: int, max_history_size: int, console: bool | None, log_level: str, log_format: str) -> None:
+@click.option("--db", default=None, type=click.Path(dir_okay=False), help="SQLite file that keeps all state.")
+def start(host, port, max_history_size, console, log_level, log_format, db) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
     _configure_logging(log_level, log_format)
-    config = Config(host=host, port=port, max_history_size=max_history_size)
-    server = Server(config)
+    config = Config(host=host, port=port, max_history_size=max_history_size, db_path=db)
+    stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
+        server = Server(config)
         address = server.start()
-    except PortInUse as e:
+    except EmulatorError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     click.echo(f"durabletask-emulator listening on {address} (max history {max_history_size}); Ctrl-C to stop")
     sys.stdout.flush()
     use_console = console if console is not None else sys.stdout.isatty()
-    _serve_until_signal(server, use_console)
-
-
-def _serve_until_signal(server, use_console: bool) -> None:
-    stop = threading.Event()
-    hits = {"n": 0}
-
-    def on_signal(signum, frame):
-        hits["n"] += 1
-        if hits["n"] > 1:
-            os._exit(130)  # a second Ctrl-C forces
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     if use_console:
         from emulator.console import run_console
 
         run_console(server, stop)
     else:
-        while not stop.wait(3600):
-            pass
+        stop.wait()
     logging.getLogger("emulator").info("stopping")
     server.stop()
+    server.engine.close()
+
+
+def _capture_signals() -> threading.Event:
+    """SIGINT/SIGTERM set the returned event (graceful stop); a second one exits at once."""
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
 
 
 @main.command(context_settings=CONTEXT)

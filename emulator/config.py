@@ -26,3 +26,5 @@ class Config:
     history_chunk_events: int = 100
     #: Upper bound on a HistoryChunk's size in bytes.
     history_chunk_bytes: int = 1024 * 1024
+    #: SQLite file that keeps all state across restarts; None keeps everything in memory.
+    db_path: str | None = None

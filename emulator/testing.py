@@ -69,10 +69,17 @@ class InMemoryOrchestrationBackend:
         server, self._server = self._server, None
         if server is not None:
             server.stop(grace)
+        if self.config.db_path and self._engine is not None:
+            # Release the database file; start() reopens it and recovers its state.
+            self._engine.close()
+            self._engine = None
 
     def reset(self) -> None:
-        """Forget every instance, pending work item and timer."""
+        """Forget every instance, entity, pending work item and timer (in the database file too)."""
         self.engine.reset()
+        if self._server is None and self.config.db_path:
+            self._engine.close()
+            self._engine = None
 
     def __enter__(self) -> InMemoryOrchestrationBackend:
         self.start()

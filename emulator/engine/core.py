@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -64,24 +65,52 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         self.clock = clock
         self.started_at = clock()
         self._lock = threading.RLock()
+        self._depth = 0
         self._scheduler = Scheduler(clock)
-        self._store = MemoryStore()
+        self._store = self._open_store()
         self._dispatch = Dispatcher()
         self._waiters: dict[str, list[Waiter]] = {}
         self._session_ids = itertools.count(1)
+        if self._store.durable:
+            with self._op():
+                self._recover()
+
+    def _open_store(self) -> MemoryStore:
+        if self.config.db_path:
+            from emulator.engine.sqlite_store import SqliteStore
+
+            return SqliteStore(self.config.db_path)
+        return MemoryStore()
+
+    @contextmanager
+    def _op(self):
+        """One engine operation: under the lock, and made durable (one transaction) when it ends."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._store.flush()
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
         self._scheduler.stop()
+        with self._lock:
+            self._store.close()
 
     def reset(self) -> None:
         """Forget every instance, queued item, lease and timer; connected workers stay connected."""
-        with self._lock:
+        with self._op():
             self._scheduler.clear()
             waiters, self._waiters = self._waiters, {}
             old = self._dispatch
-            self._store = MemoryStore()
+            if self._store.durable:
+                self._store.clear()
+            else:
+                self._store = MemoryStore()
             self._dispatch = Dispatcher()
             for s in old.sessions:
                 s.leases.clear()
@@ -90,6 +119,54 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             for ws in waiters.values():
                 for w in ws:
                     w.callback(None)
+
+    def _recover(self) -> None:
+        """After loading a durable store: rebuild queues and timers from what was persisted."""
+        now = self._now()
+        for inst in self._store.all():
+            if inst.is_terminal:
+                continue
+            if inst.scheduled_start is not None and not inst.started and inst.scheduled_start > now:
+                iid, xid = inst.instance_id, inst.execution_id
+                inst.start_timer = self._scheduler.call_at(inst.scheduled_start, lambda i=iid, x=xid: self._begin(i, x))
+            self._resume_pending_work(inst)
+            self._make_ready(inst)
+        self._recover_entities()
+        log.info(
+            "recovered %d instances and %d entities from %s",
+            len(self._store),
+            len(self._store.entities),
+            self.config.db_path,
+        )
+
+    def _resume_pending_work(self, inst: Instance) -> None:
+        """Queue the activities without a result and re-arm the timers that have not fired."""
+        scheduled, answered, timers, fired = {}, set(), {}, set()
+        for e in [*ev.decode_history(inst.past), *inst.inbox]:
+            kind = e.WhichOneof("eventType")
+            if kind == "taskScheduled":
+                scheduled[e.eventId] = e
+            elif kind in ("taskCompleted", "taskFailed"):
+                answered.add(getattr(e, kind).taskScheduledId)
+            elif kind == "timerCreated":
+                timers[e.eventId] = e.timerCreated.fireAt
+            elif kind == "timerFired":
+                fired.add(e.timerFired.timerId)
+        for task_id, e in scheduled.items():
+            if task_id not in answered:
+                task = ActivityTask(
+                    inst.instance_id,
+                    inst.execution_id,
+                    task_id,
+                    e.taskScheduled.name,
+                    ev.optional(e.taskScheduled, "version"),
+                    e,
+                    self._now(),
+                )
+                self._dispatch.queues[ACTIVITY].append(task)
+        for timer_id, fire_at in timers.items():
+            if timer_id not in fired:
+                self._schedule_timer(inst, timer_id, fire_at)
 
     # ------------------------------------------------------------------ helpers
 
@@ -109,6 +186,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.past += ev.encode_history(events)
             inst.event_count += len(events)
         inst.updated = self._now()
+        self._store.touch(inst)
 
     def _dispatchable(self, inst: Instance) -> bool:
         return (
@@ -127,6 +205,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def _enqueue_event(self, inst: Instance, event: pb.HistoryEvent) -> None:
         inst.inbox.append(event)
         inst.updated = self._now()
+        self._store.touch(inst)
         self._make_ready(inst)
 
     def _notify(self, inst: Instance) -> None:
@@ -167,7 +246,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
 
     def _begin(self, instance_id: str, execution_id: str) -> None:
         """A scheduled start time has come."""
-        with self._lock:
+        with self._op():
             inst = self._store.get(instance_id)
             if inst is None or inst.execution_id != execution_id:
                 return
@@ -183,7 +262,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def start_instance(self, req: pb.CreateInstanceRequest) -> str:
         if not req.name:
             raise InvalidRequest("name (the orchestrator to run) is required and was empty")
-        with self._lock:
+        with self._op():
             instance_id = self._start_locked(req)
             self._pump()
         return instance_id
@@ -224,7 +303,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def raise_event(self, instance_id: str, name: str, data: str | None) -> None:
         if not name:
             raise InvalidRequest("event name is required and was empty")
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             if inst.is_terminal:
                 log.info(
@@ -239,13 +318,13 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._pump()
 
     def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             self._terminate(inst, output, recursive)
             self._pump()
 
     def suspend(self, instance_id: str, reason: str | None) -> None:
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             self._check_live(inst, "suspended")
             if inst.suspended:
@@ -256,7 +335,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._notify(inst)
 
     def resume(self, instance_id: str, reason: str | None) -> None:
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             self._check_live(inst, "resumed")
             if not inst.suspended:
@@ -275,7 +354,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             )
 
     def rewind(self, instance_id: str, reason: str | None) -> None:
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             if inst.status != pb.ORCHESTRATION_STATUS_FAILED:
                 raise NotInState(
@@ -285,7 +364,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._pump()
 
     def restart(self, instance_id: str, new_instance_id: bool) -> str:
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             if not inst.is_terminal:
                 raise NotInState(
@@ -308,7 +387,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def purge(self, instance_id: str, recursive: bool) -> int:
         if not instance_id:
             raise InvalidRequest("instanceId is required and was empty")
-        with self._lock:
+        with self._op():
             inst = self._store.get(instance_id)
             if inst is None or not inst.is_terminal:
                 return 0
@@ -317,7 +396,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def purge_where(
         self, created_from: float | None, created_to: float | None, statuses: set[int], recursive: bool
     ) -> int:
-        with self._lock:
+        with self._op():
             count = 0
             for inst in self._store.all():
                 if self._store.get(inst.instance_id) is not inst or not inst.is_terminal:
@@ -345,7 +424,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
     def terminate_now(self, instance_ids, reason: str | None) -> list[str]:
         """SkipGracefulOrchestrationTerminations: terminate each; return the ones that were not."""
         not_terminated = []
-        with self._lock:
+        with self._op():
             for iid in instance_ids:
                 inst = self._store.get(iid)
                 if inst is None or inst.is_terminal:
@@ -369,7 +448,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         The waiter's callback later receives the state, or None if the instance disappeared
         (purged or reset). Callbacks run under the engine lock and must not block.
         """
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             w = Waiter(instance_id, until, with_payloads, callback)
             if w.satisfied(inst):
@@ -378,7 +457,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             return None, w
 
     def unwatch(self, waiter: Waiter) -> None:
-        with self._lock:
+        with self._op():
             ws = self._waiters.get(waiter.instance_id)
             if ws and waiter in ws:
                 ws.remove(waiter)
@@ -386,20 +465,20 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
                     del self._waiters[waiter.instance_id]
 
     def waiter_count(self) -> int:
-        with self._lock:
+        with self._op():
             return sum(len(ws) for ws in self._waiters.values())
 
     # ------------------------------------------------------------------ workers
 
     def connect(self, request: pb.GetWorkItemsRequest, deliver: Callable[[bytes], None]) -> WorkerSession:
-        with self._lock:
+        with self._op():
             session = new_session(next(self._session_ids), request, deliver, self._now())
             self._dispatch.add_session(session)
             self._pump()
             return session
 
     def disconnect(self, session: WorkerSession) -> None:
-        with self._lock:
+        with self._op():
             for lease in self._dispatch.remove_session(session):
                 self._dispatch.release(lease, "redelivered to another worker after its worker disconnected")
                 self._requeue(lease)
@@ -418,18 +497,19 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
                 return
             inst.lease = None
             inst.inbox[:0] = lease.item[1:]  # a fresh OrchestratorStarted is added at redelivery
+            self._store.touch(inst)
             self._make_ready(inst)
         elif not inst.is_terminal:
             self._dispatch.queues[ACTIVITY].appendleft(lease.item)
 
     def abandon(self, token: str, kind: str) -> None:
-        with self._lock:
+        with self._op():
             lease = self._take_lease(token, kind)
             self._dispatch.release(lease, "abandoned")
             self._scheduler.call_later(self.config.abandon_retry_delay, lambda: self._requeue_abandoned(lease))
 
     def _requeue_abandoned(self, lease: Lease) -> None:
-        with self._lock:
+        with self._op():
             self._requeue(lease)
             self._pump()
 
@@ -528,7 +608,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         return lease
 
     def complete_activity(self, resp: pb.ActivityResponse) -> None:
-        with self._lock:
+        with self._op():
             lease = self._take_lease(resp.completionToken, ACTIVITY)
             task: ActivityTask = lease.item
             if resp.instanceId and resp.instanceId != task.instance_id:
@@ -552,7 +632,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._pump()
 
     def complete_orchestrator(self, resp: pb.OrchestratorResponse) -> None:
-        with self._lock:
+        with self._op():
             lease = self._take_lease(resp.completionToken, ORCHESTRATOR)
             if resp.instanceId and resp.instanceId != lease.instance_id:
                 raise InvalidRequest(

@@ -11,6 +11,7 @@ A mixin of :class:`emulator.engine.core.Engine`; every method runs with the engi
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 from dataclasses import dataclass
 
@@ -50,9 +51,21 @@ class EntityMessage:
     def is_lock(self) -> bool:
         return self.lock is not None
 
+    def to_json(self) -> dict:
+        d = {
+            k: getattr(self, k) for k in ("operation", "request_id", "input", "parent_id", "parent_execution", "owner")
+        }
+        d["lock"] = base64.b64encode(self.lock.SerializeToString()).decode() if self.lock is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> EntityMessage:
+        lock = pb.EntityLockRequestedEvent.FromString(base64.b64decode(d["lock"])) if d["lock"] else None
+        return cls(d["operation"], d["request_id"], d["input"], d["parent_id"], d["parent_execution"], lock, d["owner"])
+
 
 class Entity:
-    __slots__ = ("instance_id", "name", "state", "modified", "queue", "locked_by", "lease", "queued")
+    __slots__ = ("instance_id", "name", "state", "modified", "queue", "locked_by", "lease", "queued", "delayed")
 
     def __init__(self, instance_id: str, now: float):
         self.instance_id = instance_id
@@ -63,6 +76,30 @@ class Entity:
         self.locked_by: tuple[str, str] | None = None  # (orchestration ID, critical section ID)
         self.lease = None
         self.queued = False
+        self.delayed: list[tuple[float, EntityMessage]] = []  # signals scheduled for later
+
+    @property
+    def is_empty(self) -> bool:
+        return self.state is None and self.locked_by is None and not self.queue and not self.delayed and not self.lease
+
+    def to_json(self) -> dict:
+        pending = list(self.lease.item) if self.lease is not None else []  # unfinished work stays queued
+        return {
+            "state": self.state,
+            "modified": self.modified,
+            "locked_by": list(self.locked_by) if self.locked_by else None,
+            "queue": [m.to_json() for m in pending + list(self.queue)],
+            "delayed": [[due, m.to_json()] for due, m in self.delayed],
+        }
+
+    @classmethod
+    def from_json(cls, entity_id: str, data: dict) -> Entity:
+        entity = cls(entity_id, data["modified"])
+        entity.state = data["state"]
+        entity.locked_by = tuple(data["locked_by"]) if data["locked_by"] else None
+        entity.queue.extend(EntityMessage.from_json(m) for m in data["queue"])
+        entity.delayed = [(due, EntityMessage.from_json(m)) for due, m in data["delayed"]]
+        return entity
 
     def to_metadata(self, include_state: bool) -> pb.EntityMetadata:
         m = pb.EntityMetadata(
@@ -101,6 +138,7 @@ class EntityRules:
     def _post(self, entity_id: str, message: EntityMessage) -> None:
         entity = self._entity(entity_id)
         entity.queue.append(message)
+        self._store.touch_entity(entity)
         self._advance(entity)
 
     def _post_at(self, when: float | None, entity_id: str, message: EntityMessage) -> None:
@@ -108,15 +146,31 @@ class EntityRules:
         if when is None or when <= self._now():
             self._post(entity_id, message)
             return
+        entity = self._entity(entity_id)
+        item = (when, message)
+        entity.delayed.append(item)
+        self._store.touch_entity(entity)
+        self._schedule_delayed(entity_id, item)
+
+    def _schedule_delayed(self, entity_id: str, item: tuple[float, EntityMessage]) -> None:
         store = self._store
 
-        def later() -> None:
-            with self._lock:
-                if self._store is store:
-                    self._post(entity_id, message)
-                    self._pump()
+        def due() -> None:
+            with self._op():
+                entity = self._store.entities.get(entity_id)
+                if self._store is not store or entity is None or item not in entity.delayed:
+                    return
+                entity.delayed.remove(item)
+                self._post(entity_id, item[1])
+                self._pump()
 
-        self._scheduler.call_at(when, later)
+        self._scheduler.call_at(item[0], due)
+
+    def _recover_entities(self) -> None:
+        for entity in self._store.entities.values():
+            for item in entity.delayed:
+                self._schedule_delayed(entity.instance_id, item)
+            self._advance(entity)
 
     # ------------------------------------------------------------------ processing the queue
 
@@ -156,6 +210,7 @@ class EntityRules:
         entity.locked_by = (message.owner, lock.criticalSectionId)
         self._store.locks.setdefault(message.owner, set()).add(entity.instance_id)
         entity.modified = self._now()
+        self._store.touch_entity(entity)
         position = lock.position + 1
         if position < len(lock.lockSet):
             forwarded = pb.EntityLockRequestedEvent()
@@ -174,6 +229,7 @@ class EntityRules:
             return False
         entity.locked_by = None
         entity.modified = self._now()
+        self._store.touch_entity(entity)
         held = self._store.locks.get(owner)
         if held is not None:
             held.discard(entity.instance_id)
@@ -249,10 +305,11 @@ class EntityRules:
             return
         entity.lease = None
         entity.queue.extendleft(reversed(lease.item))
+        self._store.touch_entity(entity)
         self._advance(entity)
 
     def complete_entity(self, result: pb.EntityBatchResult) -> None:
-        with self._lock:
+        with self._op():
             lease = self._take_lease(result.completionToken, ENTITY)
             self._dispatch.release(lease, "completed")
             entity = self._store.entities.get(lease.instance_id)
@@ -270,6 +327,7 @@ class EntityRules:
                 # Operations the worker did not get to go back to the front of the queue.
                 entity.queue.extendleft(reversed(batch[len(outcomes) :]))
             entity.modified = self._now()
+            self._store.touch_entity(entity)
             for message, outcome in zip(batch, outcomes, strict=False):
                 self._answer_call(message, outcome)
             for action in result.actions:
@@ -323,14 +381,14 @@ class EntityRules:
         entity_name(req.instanceId)
         if not req.name:
             raise InvalidRequest("the operation name is required and was empty")
-        with self._lock:
+        with self._op():
             when = ev.seconds(req.scheduledTime) if req.HasField("scheduledTime") else None
             self._post_at(when, req.instanceId, EntityMessage(req.name, req.requestId, ev.optional(req, "input")))
             self._pump()
 
     def get_entity(self, instance_id: str, include_state: bool) -> pb.EntityMetadata | None:
         entity_name(instance_id)
-        with self._lock:
+        with self._op():
             entity = self._store.entities.get(instance_id)
             if entity is None or entity.state is None:
                 return None
@@ -345,7 +403,7 @@ class EntityRules:
         if page < 0:
             raise InvalidRequest(f"page size must not be negative (was {page})")
         after = ev.optional(query, "continuationToken")
-        with self._lock:
+        with self._op():
             chosen = []
             for entity in self._store.entities.values():
                 if entity.state is None and not query.includeTransient:
@@ -365,7 +423,7 @@ class EntityRules:
 
     def clean_entity_storage(self, remove_empty: bool, release_orphaned_locks: bool) -> tuple[int, int]:
         removed = released = 0
-        with self._lock:
+        with self._op():
             if release_orphaned_locks:
                 for entity in list(self._store.entities.values()):
                     if entity.locked_by is not None and not self._owner_alive(entity.locked_by[0]):
@@ -373,8 +431,8 @@ class EntityRules:
                         released += 1
             if remove_empty:
                 for entity in list(self._store.entities.values()):
-                    if entity.state is None and entity.locked_by is None and not entity.queue and entity.lease is None:
-                        del self._store.entities[entity.instance_id]
+                    if entity.is_empty:
+                        self._store.delete_entity(entity.instance_id)
                         removed += 1
             self._pump()
         return removed, released

@@ -168,7 +168,7 @@ class OrchestrationRules:
         instance_id, execution_id = inst.instance_id, inst.execution_id
 
         def fire() -> None:
-            with self._lock:
+            with self._op():
                 target = self._store.get(instance_id)
                 if target is None or target.execution_id != execution_id or target.is_terminal:
                     return
@@ -257,11 +257,12 @@ class OrchestrationRules:
             tags=inst.tags,
         )
         inst.input = new_input
-        inst.past = bytearray()
+        inst.replace_history(b"")
         inst.event_count = 0
         # The new execution sees its start, the carried-over events, then anything that arrived meanwhile.
         inst.inbox[:0] = [ev.event(now, executionStarted=start), *c.carryoverEvents]
         inst.updated = now
+        self._store.touch(inst)
         self._make_ready(inst)
         self._notify(inst)
 
@@ -358,6 +359,7 @@ class OrchestrationRules:
         inst.rewinding = True
         inst.started = True
         inst.inbox[:0] = [ev.event(self._now(), executionRewound=rewound)]
+        self._store.touch(inst)
         self._make_ready(inst)
         self._notify(inst)
 
@@ -378,11 +380,12 @@ class OrchestrationRules:
                 if started.HasField("parentInstance"):
                     inst.parent = started.parentInstance
                 break
-        inst.past = bytearray(ev.encode_history(history))
+        inst.replace_history(ev.encode_history(history))
         inst.event_count = len(history)
         inst.rewinding = False
         inst.inbox[:0] = jump_start
         inst.updated = self._now()
+        self._store.touch(inst)
         reason = ev.optional(jump_start[0].executionRewound, "reason") if jump_start else None
         finished = {
             e.subOrchestrationInstanceCompleted.taskScheduledId

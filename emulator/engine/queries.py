@@ -48,7 +48,7 @@ class Queries:
     def get_state(self, instance_id: str, with_payloads: bool) -> pb.OrchestrationState | None:
         if not instance_id:
             raise InvalidRequest("instanceId is required and was empty")
-        with self._lock:
+        with self._op():
             inst = self._store.get(instance_id)
             return None if inst is None else inst.to_state(with_payloads)
 
@@ -56,7 +56,7 @@ class Queries:
         """A page of matching instances ordered by ID, and the ID to continue after (or None)."""
         if page_size < 0:
             raise InvalidRequest(f"page size must not be negative (was {page_size})")
-        with self._lock:
+        with self._op():
             ids = sorted(i.instance_id for i in self._store.all() if flt.matches(i))
             if after:
                 ids = [i for i in ids if i > after]
@@ -67,7 +67,7 @@ class Queries:
         return states, (ids[-1] if more else None)
 
     def history(self, instance_id: str, execution_id: str | None = None) -> list[pb.HistoryEvent]:
-        with self._lock:
+        with self._op():
             inst = self._require(instance_id)
             if execution_id and execution_id != inst.execution_id:
                 raise InvalidRequest(
@@ -78,7 +78,7 @@ class Queries:
         return list(ev.decode_history(past))
 
     def instance_count(self) -> int:
-        with self._lock:
+        with self._op():
             return len(self._store)
 
 
@@ -128,7 +128,7 @@ class Snapshots:
         """Counts by status, the ``rows`` most recently changed instances and the newest one's history."""
         import heapq
 
-        with self._lock:
+        with self._op():
             instances = list(self._store.all())
             counts: dict[str, int] = {}
             for inst in instances:

@@ -44,6 +44,7 @@ class Instance:
         "children",
         "start_timer",
         "rewinding",
+        "history_generation",
     )
 
     def __init__(self, instance_id: str, execution_id: str, start: pb.ExecutionStartedEvent, now: float):
@@ -73,6 +74,7 @@ class Instance:
         self.children: list[str] = []
         self.start_timer = None
         self.rewinding = False
+        self.history_generation = 0  # bumped whenever ``past`` is replaced rather than appended to
 
     @property
     def status(self) -> int:
@@ -91,6 +93,11 @@ class Instance:
     @property
     def parent_id(self) -> str | None:
         return self.parent.orchestrationInstance.instanceId if self.parent is not None else None
+
+    def replace_history(self, data: bytes) -> None:
+        """Start a new history (continue-as-new, rewind) instead of appending to the old one."""
+        self.past = bytearray(data)
+        self.history_generation += 1
 
     def history(self) -> list[HistoryEvent]:
         return list(decode_history(self.past))
@@ -126,7 +133,9 @@ class Instance:
 
 
 class MemoryStore:
-    """Instances in a dict, in memory."""
+    """Instances and entities in dicts, in memory. ``touch``/``flush`` are for durable stores."""
+
+    durable = False
 
     def __init__(self) -> None:
         self._instances: dict[str, Instance] = {}
@@ -149,3 +158,23 @@ class MemoryStore:
 
     def __len__(self) -> int:
         return len(self._instances)
+
+    def touch(self, instance: Instance) -> None:
+        """The current operation changed ``instance`` (a durable store writes it at ``flush``)."""
+
+    def touch_entity(self, entity) -> None:
+        """The current operation changed ``entity``."""
+
+    def delete_entity(self, entity_id: str) -> None:
+        self.entities.pop(entity_id, None)
+
+    def flush(self) -> None:
+        """The engine operation is over: make its changes durable (nothing to do in memory)."""
+
+    def clear(self) -> None:
+        self._instances.clear()
+        self.entities.clear()
+        self.locks.clear()
+
+    def close(self) -> None:
+        """Release the store's resources."""

@@ -1,0 +1,289 @@
+"""A durable store on SQLite: the memory store plus one transaction per engine operation.
+
+The engine still works on the in-memory objects; this store remembers which instances and
+entities an operation touched and writes them when the operation ends (``flush``), before the
+engine answers the caller. Histories are append-only rows, so an operation costs what it
+added, not the length of the history. Work handed to a worker is persisted as part of the
+instance's inbox (or the entity's queue), so after a crash it is simply delivered again.
+
+What is derived rather than stored: the activity queue (scheduled tasks without a result),
+the timers (created timers that have not fired), the lock index (entities' ``locked_by``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from emulator.engine import events as ev
+from emulator.engine.store import Instance, MemoryStore
+from emulator.errors import EmulatorError
+
+log = logging.getLogger("emulator.store")
+
+APPLICATION_ID = 0x44544531  # "DTE1": marks the file as ours (PRAGMA application_id)
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    instance_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    inbox BLOB NOT NULL,
+    failure BLOB,
+    parent BLOB,
+    trace BLOB
+);
+CREATE TABLE IF NOT EXISTS history (
+    instance_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    events BLOB NOT NULL,
+    PRIMARY KEY (instance_id, offset)
+);
+CREATE TABLE IF NOT EXISTS entities (
+    entity_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+"""
+
+# Each entry upgrades the schema from version N to N+1.
+MIGRATIONS: dict[int, str] = {}
+
+
+class StoreError(EmulatorError):
+    """The database file cannot be used (not ours, too new, or locked by another emulator)."""
+
+
+def _instance_row(inst: Instance) -> tuple:
+    data = {
+        "execution_id": inst.execution_id,
+        "name": inst.name,
+        "version": inst.version,
+        "input": inst.input,
+        "output": inst.output,
+        "custom_status": inst.custom_status,
+        "final_status": inst.final_status,
+        "started": inst.started,
+        "suspended": inst.suspended,
+        "created": inst.created,
+        "updated": inst.updated,
+        "completed": inst.completed,
+        "scheduled_start": inst.scheduled_start,
+        "tags": inst.tags,
+        "event_count": inst.event_count,
+        "children": inst.children,
+        "rewinding": inst.rewinding,
+    }
+    # Work handed to a worker is not done until it is completed: store it as still pending.
+    pending = list(inst.lease.item[1:]) if inst.lease is not None else []
+    inbox = ev.encode_history(pending + inst.inbox)
+    return (
+        inst.instance_id,
+        json.dumps(data),
+        inbox,
+        inst.failure.SerializeToString() if inst.failure is not None else None,
+        inst.parent.SerializeToString() if inst.parent is not None else None,
+        inst.trace_context.SerializeToString() if inst.trace_context is not None else None,
+    )
+
+
+def _load_instance(row, past: bytes) -> Instance:
+    instance_id, data, inbox, failure, parent, trace = row
+    d = json.loads(data)
+    start = pb.ExecutionStartedEvent(name=d["name"])
+    inst = Instance(instance_id, d["execution_id"], start, d["created"])
+    for key in (
+        "version",
+        "input",
+        "output",
+        "custom_status",
+        "final_status",
+        "started",
+        "suspended",
+        "updated",
+        "completed",
+        "scheduled_start",
+        "tags",
+        "event_count",
+        "children",
+        "rewinding",
+    ):
+        setattr(inst, key, d[key])
+    inst.failure = pb.TaskFailureDetails.FromString(failure) if failure is not None else None
+    inst.parent = pb.ParentInstanceInfo.FromString(parent) if parent is not None else None
+    inst.trace_context = pb.TraceContext.FromString(trace) if trace is not None else None
+    inst.inbox = list(ev.decode_history(inbox))
+    inst.past = bytearray(past)
+    return inst
+
+
+class SqliteStore(MemoryStore):
+    """The memory store, written through to a SQLite file at the end of every engine operation."""
+
+    durable = True
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+        self._db = self._open(path)
+        self._dirty: dict[str, Instance | None] = {}
+        self._dirty_entities: dict[str, object] = {}
+        self._written: dict[str, tuple[int, int]] = {}  # instance -> (history generation, bytes stored)
+        self._load()
+
+    # ------------------------------------------------------------------ opening
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        """Open and lock the file, checking it is ours; a foreign or too-new file is left untouched."""
+        existed = os.path.exists(path) and os.path.getsize(path) > 0
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0.5)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open {path}: {e}") from None
+        try:
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("BEGIN IMMEDIATE")  # takes the lock now: a second emulator on the file fails here
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            db.close()
+            if "locked" in str(e):
+                raise StoreError(f"{path} is in use by another running emulator") from None
+            raise StoreError(f"{path} is not an emulator database ({e})") from None
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise StoreError(f"{path} is not an emulator database ({e})") from None
+        problem = None
+        if existed and app_id != APPLICATION_ID:
+            problem = f"{path} is not a durabletask-emulator database (it belongs to another program)"
+        elif version > SCHEMA_VERSION:
+            problem = (
+                f"{path} has schema version {version}, newer than this emulator's {SCHEMA_VERSION}; "
+                "upgrade durabletask-emulator to open it"
+            )
+        if problem:
+            db.execute("ROLLBACK")
+            db.close()
+            raise StoreError(problem)
+        if version == 0:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        while 0 < version < SCHEMA_VERSION:
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            version += 1
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def _load(self) -> None:
+        histories: dict[str, list[bytes]] = {}
+        generations: dict[str, int] = {}
+        for instance_id, generation, events in self._db.execute(
+            "SELECT instance_id, generation, events FROM history ORDER BY instance_id, offset"
+        ):
+            histories.setdefault(instance_id, []).append(events)
+            generations[instance_id] = generation
+        for row in self._db.execute("SELECT instance_id, data, inbox, failure, parent, trace FROM instances"):
+            past = b"".join(histories.get(row[0], ()))
+            inst = _load_instance(row, past)
+            inst.history_generation = generations.get(row[0], 0)
+            self._instances[inst.instance_id] = inst
+            self._written[inst.instance_id] = (inst.history_generation, len(past))
+        from emulator.engine.entities import Entity
+
+        for entity_id, data in self._db.execute("SELECT entity_id, data FROM entities"):
+            entity = Entity.from_json(entity_id, json.loads(data))
+            self.entities[entity_id] = entity
+            if entity.locked_by is not None:
+                self.locks.setdefault(entity.locked_by[0], set()).add(entity_id)
+
+    # ------------------------------------------------------------------ change tracking
+
+    def put(self, instance: Instance) -> None:
+        super().put(instance)
+        self._dirty[instance.instance_id] = instance
+        self._written.pop(instance.instance_id, None)
+
+    def delete(self, instance_id: str) -> None:
+        super().delete(instance_id)
+        self._dirty[instance_id] = None
+
+    def touch(self, instance: Instance) -> None:
+        self._dirty[instance.instance_id] = instance
+
+    def touch_entity(self, entity) -> None:
+        self._dirty_entities[entity.instance_id] = entity
+
+    def delete_entity(self, entity_id: str) -> None:
+        super().delete_entity(entity_id)
+        self._dirty_entities[entity_id] = None
+
+    def flush(self) -> None:
+        """Write everything the operation touched, in one transaction."""
+        if not self._dirty and not self._dirty_entities:
+            return
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for instance_id, inst in self._dirty.items():
+                if inst is None or self._instances.get(instance_id) is not inst:
+                    if inst is None:
+                        db.execute("DELETE FROM instances WHERE instance_id=?", (instance_id,))
+                        db.execute("DELETE FROM history WHERE instance_id=?", (instance_id,))
+                        self._written.pop(instance_id, None)
+                    continue
+                db.execute("INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?)", _instance_row(inst))
+                self._write_history(inst)
+            for entity_id, entity in self._dirty_entities.items():
+                if entity is None or self.entities.get(entity_id) is not entity:
+                    db.execute("DELETE FROM entities WHERE entity_id=?", (entity_id,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO entities VALUES (?,?)", (entity_id, json.dumps(entity.to_json()))
+                    )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            self._dirty.clear()
+            self._dirty_entities.clear()
+
+    def _write_history(self, inst: Instance) -> None:
+        generation, stored = self._written.get(inst.instance_id, (-1, 0))
+        if generation != inst.history_generation or stored > len(inst.past):
+            self._db.execute("DELETE FROM history WHERE instance_id=?", (inst.instance_id,))
+            stored = 0
+        if len(inst.past) > stored:
+            self._db.execute(
+                "INSERT INTO history VALUES (?,?,?,?)",
+                (inst.instance_id, inst.history_generation, stored, bytes(inst.past[stored:])),
+            )
+        self._written[inst.instance_id] = (inst.history_generation, len(inst.past))
+
+    def clear(self) -> None:
+        """Forget everything (reset / DeleteTaskHub)."""
+        self._instances.clear()
+        self.entities.clear()
+        self.locks.clear()
+        self._dirty.clear()
+        self._dirty_entities.clear()
+        self._written.clear()
+        self._db.execute("BEGIN")
+        for table in ("instances", "history", "entities"):
+            self._db.execute(f"DELETE FROM {table}")
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
