@@ -26,12 +26,22 @@ class InMemoryOrchestrationBackend:
         max_history_size: int = 10000,
         *,
         host: str = "localhost",
+        db_path: str | None = None,
         config: Config | None = None,
     ):
         base = config or Config()
-        self.config = replace(base, host=host, port=port, max_history_size=max_history_size)
-        self.engine = Engine(self.config)
+        self.config = replace(
+            base, host=host, port=port, max_history_size=max_history_size, db_path=db_path or base.db_path
+        )
+        self._engine: Engine | None = None
         self._server: Server | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (opened on first use; with ``db_path`` it holds the database file until ``stop``)."""
+        if self._engine is None:
+            self._engine = Engine(self.config)
+        return self._engine
 
     @property
     def port(self) -> int:
