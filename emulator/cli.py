@@ -120,22 +120,55 @@ def health(address: str, timeout: float) -> None:
 
 # ---------------------------------------------------------------------- inspector commands
 
-ADDRESS = click.option(
+_ADDRESS = click.option(
     "--address", default="localhost:4001", envvar="DURABLETASK_EMULATOR_ADDRESS", help="The emulator's host:port."
 )
+_DB = click.option(
+    "--db",
+    default=None,
+    expose_value=False,
+    type=click.Path(dir_okay=False, exists=True),
+    callback=lambda ctx, param, value: ctx.meta.__setitem__("emulator.db", value),
+    help="Act on a stopped emulator's SQLite file instead of a running emulator.",
+)
+
+
+def ADDRESS(command):
+    """``--address`` (a running emulator) and ``--db`` (a stopped one's file)."""
+    return _ADDRESS(_DB(command))
+
+
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 def _run_inspector(address: str, action):
-    """Run ``action(stub)`` against the emulator; one-line errors, exit 1 (bad request) or 2 (unreachable)."""
+    """Run ``action(stub)`` against the emulator; one-line errors, exit 1 (bad request) or 2 (unreachable).
+
+    With ``--db FILE`` the file is opened by an emulator started in this process on a free
+    loopback port, so the commands work the same way on a stopped emulator's state.
+    """
     from emulator import inspector
 
+    db = click.get_current_context().meta.get("emulator.db")
+    server = None
     try:
+        if db:
+            from emulator.server import Server
+
+            server = Server(Config(host="127.0.0.1", port=0, db_path=db))
+            address = server.start()
         with inspector.connect(address) as stub:
             return action(stub)
     except inspector.InspectorError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
+    except EmulatorError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    finally:
+        if server is not None:
+            server.stop(0)
+            server.engine.close()
 
 
 def _print(renderable) -> None:
