@@ -1,0 +1,240 @@
+"""Work-item delivery: filters, sharing between workers, leases, redelivery and abandon."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import grpc
+import pytest
+from durabletask.client import OrchestrationStatus
+from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask.worker import TaskHubGrpcWorker
+
+from tests.helpers import RawWorker, complete_orchestration, raw_stub
+
+
+def echo(ctx, x):
+    return x
+
+
+def alpha(ctx, x):
+    return (yield ctx.call_activity(echo, input=f"alpha {x}"))
+
+
+def beta(ctx, x):
+    return f"beta {x}"
+
+
+def _filtered_worker(backend, orchestrators=(), activities=()) -> TaskHubGrpcWorker:
+    worker = TaskHubGrpcWorker(host_address=backend.address)
+    for o in orchestrators:
+        worker.add_orchestrator(o)
+    for a in activities:
+        worker.add_activity(a)
+    worker.use_work_item_filters()  # generated from what is registered
+    worker.start()
+    return worker
+
+
+def test_work_item_filters_route_work_to_matching_workers(backend, client):
+    a = _filtered_worker(backend, orchestrators=[alpha], activities=[echo])
+    b = _filtered_worker(backend, orchestrators=[beta])
+    try:
+        ids = [client.schedule_new_orchestration(alpha, input=i) for i in range(5)]
+        ids += [client.schedule_new_orchestration(beta, input=i) for i in range(5)]
+        for iid in ids:
+            state = client.wait_for_orchestration_completion(iid, timeout=10)
+            # without routing, one worker would be handed the other's orchestrator and fail it
+            assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_work_without_a_matching_worker_waits_for_one(backend, client):
+    a = _filtered_worker(backend, orchestrators=[alpha], activities=[echo])
+    b = None
+    try:
+        iid = client.schedule_new_orchestration(beta, input=1)
+        with pytest.raises(TimeoutError):
+            client.wait_for_orchestration_start(iid, timeout=1)
+        assert client.get_orchestration_state(iid).runtime_status == OrchestrationStatus.PENDING
+        b = _filtered_worker(backend, orchestrators=[beta])
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"beta 1"'
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+
+
+def _tagged_activity(tag: str, seen: dict, lock: threading.Lock):
+    def work(ctx, x):
+        with lock:
+            seen[tag] = seen.get(tag, 0) + 1
+        return x
+
+    return work
+
+
+def uses_work(ctx, x):
+    return (yield ctx.call_activity("work", input=x))
+
+
+def test_several_workers_share_the_work(client, make_worker):
+    seen: dict[str, int] = {}
+    lock = threading.Lock()
+    make_worker(orchestrators=[uses_work], activities=[_tagged_activity("first", seen, lock)])
+    make_worker(orchestrators=[uses_work], activities=[_tagged_activity("second", seen, lock)])
+    ids = [client.schedule_new_orchestration(uses_work, input=i) for i in range(40)]
+    for iid in ids:
+        assert client.wait_for_orchestration_completion(iid, timeout=20).runtime_status == (
+            OrchestrationStatus.COMPLETED
+        )
+    assert seen.get("first", 0) > 0 and seen.get("second", 0) > 0
+    assert seen["first"] + seen["second"] == 40  # every activity ran exactly once
+
+
+def test_no_work_item_goes_to_two_live_workers(backend, client):
+    first, second = RawWorker(backend), RawWorker(backend)
+    try:
+        ids = {client.schedule_new_orchestration("raw", instance_id=f"raw-{i}") for i in range(20)}
+        received: list[tuple[str, pb.WorkItem]] = []
+        while len(received) < 20:
+            for worker in (first, second):
+                try:
+                    received.append((worker, worker.next(timeout=0.05)))
+                except queue.Empty:
+                    pass
+        for worker in (first, second):
+            with pytest.raises(queue.Empty):
+                worker.next(timeout=0.3)  # nothing is handed out twice while it is leased
+        instances = [item.orchestratorRequest.instanceId for _, item in received]
+        assert sorted(instances) == sorted(ids)
+        assert {w for w, _ in received} == {first, second}  # both got a share
+        for worker, item in received:
+            complete_orchestration(worker.stub, item, '"done"')
+        for iid in ids:
+            assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"done"'
+    finally:
+        first.close()
+        second.close()
+
+
+def test_worker_disconnecting_mid_orchestrator_item_loses_nothing(backend, client, make_worker):
+    raw = RawWorker(backend)
+    iid = client.schedule_new_orchestration(beta, input="again")
+    item = raw.next()
+    assert item.orchestratorRequest.instanceId == iid
+    raw.close()  # gone without completing
+    make_worker(orchestrators=[beta])
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state.serialized_output == '"beta again"'
+    with pytest.raises(grpc.RpcError) as err:  # the first lease is over
+        complete_orchestration(raw_stub(backend), item, '"late"')
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "redelivered" in err.value.details()
+
+
+_executions: list[str] = []
+
+
+def counted(ctx, x):
+    _executions.append(x)
+    return x
+
+
+def calls_counted(ctx, x):
+    return (yield ctx.call_activity(counted, input=x))
+
+
+def test_worker_disconnecting_mid_activity_loses_nothing(backend, client):
+    _executions.clear()
+    orchestrations = _filtered_worker(backend, orchestrators=[calls_counted])
+    activity_only = pb.GetWorkItemsRequest(
+        workItemFilters=pb.WorkItemFilters(activities=[pb.ActivityFilter(name="counted")])
+    )
+    raw = RawWorker(backend, activity_only)
+    activities = None
+    try:
+        iid = client.schedule_new_orchestration(calls_counted, input="once")
+        item = raw.next()
+        assert item.activityRequest.name == "counted"
+        raw.close()
+        activities = _filtered_worker(backend, activities=[counted])
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"once"'
+        assert _executions == ["once"]
+    finally:
+        orchestrations.stop()
+        if activities is not None:
+            activities.stop()
+
+
+def test_abandoned_orchestrator_item_is_delivered_again(backend, client):
+    raw = RawWorker(backend)
+    try:
+        iid = client.schedule_new_orchestration("abandon-me")
+        first = raw.next()
+        raw.stub.AbandonTaskOrchestratorWorkItem(
+            pb.AbandonOrchestrationTaskRequest(completionToken=first.completionToken)
+        )
+        again = raw.next()
+        assert again.orchestratorRequest.instanceId == iid
+        assert again.completionToken != first.completionToken
+        assert [e.WhichOneof("eventType") for e in again.orchestratorRequest.newEvents] == [
+            "orchestratorStarted",
+            "executionStarted",
+        ]
+        complete_orchestration(raw.stub, again, '"second time"')
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"second time"'
+    finally:
+        raw.close()
+
+
+def test_abandoned_activity_item_is_delivered_again(backend, client):
+    orchestrations = _filtered_worker(backend, orchestrators=[calls_counted])
+    raw = RawWorker(
+        backend,
+        pb.GetWorkItemsRequest(workItemFilters=pb.WorkItemFilters(activities=[pb.ActivityFilter(name="counted")])),
+    )
+    try:
+        iid = client.schedule_new_orchestration(calls_counted, input="x")
+        first = raw.next()
+        raw.stub.AbandonTaskActivityWorkItem(pb.AbandonActivityTaskRequest(completionToken=first.completionToken))
+        again = raw.next()
+        assert again.activityRequest.taskId == first.activityRequest.taskId
+        raw.stub.CompleteActivityTask(
+            pb.ActivityResponse(
+                instanceId=iid,
+                taskId=again.activityRequest.taskId,
+                completionToken=again.completionToken,
+                result=again.activityRequest.input,
+            )
+        )
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"x"'
+    finally:
+        raw.close()
+        orchestrations.stop()
+
+
+def test_every_orchestrator_item_carries_the_full_past_history(backend, client):
+    raw = RawWorker(backend)
+    try:
+        iid = client.schedule_new_orchestration("history")
+        first = raw.next()
+        timer = pb.OrchestratorAction(
+            id=1, createTimer=pb.CreateTimerAction(fireAt=first.orchestratorRequest.newEvents[0].timestamp)
+        )
+        raw.stub.CompleteOrchestratorTask(
+            pb.OrchestratorResponse(instanceId=iid, actions=[timer], completionToken=first.completionToken)
+        )
+        second = raw.next()
+        past = [e.WhichOneof("eventType") for e in second.orchestratorRequest.pastEvents]
+        assert past == ["orchestratorStarted", "executionStarted", "timerCreated"]
+        assert [e.WhichOneof("eventType") for e in second.orchestratorRequest.newEvents] == [
+            "orchestratorStarted",
+            "timerFired",
+        ]
+        complete_orchestration(raw.stub, second, "1")
+    finally:
+        raw.close()
