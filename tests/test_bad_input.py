@@ -1,0 +1,255 @@
+"""Bad input gets a precise status and message; the server keeps serving and nothing else is disturbed."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pytest
+from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
+from durabletask.internal import orchestrator_service_pb2 as pb
+from google.protobuf import wrappers_pb2
+
+from emulator import InMemoryOrchestrationBackend
+from tests.helpers import RawWorker, complete_orchestration, raw_stub
+
+
+def echo(ctx, x):
+    return x
+
+
+def quick(ctx, x):
+    return (yield ctx.call_activity(echo, input=x))
+
+
+def waits(ctx, _):
+    return (yield ctx.wait_for_external_event("go"))
+
+
+def _still_serving(client, make_worker_or_none=None):
+    """After bad input, a normal orchestration still completes."""
+    if make_worker_or_none is not None:
+        make_worker_or_none(orchestrators=[quick], activities=[echo])
+    iid = client.schedule_new_orchestration(quick, input="fine")
+    assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"fine"'
+
+
+def _status(call, request):
+    with pytest.raises(grpc.RpcError) as err:
+        result = call(request)
+        if hasattr(result, "__iter__") and not isinstance(result, (bytes, str)):
+            list(result)
+    return err.value.code(), err.value.details()
+
+
+EMPTY_ID_REQUESTS = [
+    ("GetInstance", pb.GetInstanceRequest(instanceId="")),
+    ("RaiseEvent", pb.RaiseEventRequest(instanceId="", name="e")),
+    ("TerminateInstance", pb.TerminateRequest(instanceId="")),
+    ("SuspendInstance", pb.SuspendRequest(instanceId="")),
+    ("ResumeInstance", pb.ResumeRequest(instanceId="")),
+    ("RewindInstance", pb.RewindInstanceRequest(instanceId="")),
+    ("RestartInstance", pb.RestartInstanceRequest(instanceId="")),
+    ("WaitForInstanceCompletion", pb.GetInstanceRequest(instanceId="")),
+    ("PurgeInstances", pb.PurgeInstancesRequest(instanceId="")),
+    ("StreamInstanceHistory", pb.StreamInstanceHistoryRequest(instanceId="")),
+]
+
+
+@pytest.mark.parametrize(("rpc", "request_message"), EMPTY_ID_REQUESTS, ids=[r for r, _ in EMPTY_ID_REQUESTS])
+def test_empty_instance_id_is_invalid_argument(backend, rpc, request_message):
+    code, details = _status(getattr(raw_stub(backend), rpc), request_message)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "instanceId" in details and "empty" in details
+
+
+UNKNOWN_ID_REQUESTS = [
+    ("RaiseEvent", pb.RaiseEventRequest(instanceId="ghost", name="e")),
+    ("TerminateInstance", pb.TerminateRequest(instanceId="ghost")),
+    ("SuspendInstance", pb.SuspendRequest(instanceId="ghost")),
+    ("ResumeInstance", pb.ResumeRequest(instanceId="ghost")),
+    ("RewindInstance", pb.RewindInstanceRequest(instanceId="ghost")),
+    ("RestartInstance", pb.RestartInstanceRequest(instanceId="ghost")),
+    ("WaitForInstanceStart", pb.GetInstanceRequest(instanceId="ghost")),
+    ("WaitForInstanceCompletion", pb.GetInstanceRequest(instanceId="ghost")),
+    ("StreamInstanceHistory", pb.StreamInstanceHistoryRequest(instanceId="ghost")),
+]
+
+
+@pytest.mark.parametrize(("rpc", "request_message"), UNKNOWN_ID_REQUESTS, ids=[r for r, _ in UNKNOWN_ID_REQUESTS])
+def test_unknown_instance_id_is_not_found(backend, rpc, request_message):
+    code, details = _status(getattr(raw_stub(backend), rpc), request_message)
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert "'ghost'" in details
+
+
+def test_start_without_name_or_event_without_name_is_invalid(backend, client):
+    stub = raw_stub(backend)
+    code, details = _status(stub.StartInstance, pb.CreateInstanceRequest(instanceId="x"))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "name" in details
+    client.schedule_new_orchestration("anything", instance_id="named")
+    code, details = _status(stub.RaiseEvent, pb.RaiseEventRequest(instanceId="named", name=""))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "event name" in details
+    code, details = _status(stub.PurgeInstances, pb.PurgeInstancesRequest())
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+TOKEN_RPCS = [
+    ("CompleteOrchestratorTask", lambda t: pb.OrchestratorResponse(completionToken=t)),
+    ("CompleteActivityTask", lambda t: pb.ActivityResponse(completionToken=t)),
+    ("CompleteEntityTask", lambda t: pb.EntityBatchResult(completionToken=t)),
+    ("AbandonTaskOrchestratorWorkItem", lambda t: pb.AbandonOrchestrationTaskRequest(completionToken=t)),
+    ("AbandonTaskActivityWorkItem", lambda t: pb.AbandonActivityTaskRequest(completionToken=t)),
+    ("AbandonTaskEntityWorkItem", lambda t: pb.AbandonEntityTaskRequest(completionToken=t)),
+]
+
+
+@pytest.mark.parametrize(("rpc", "build"), TOKEN_RPCS, ids=[r for r, _ in TOKEN_RPCS])
+def test_unknown_or_empty_completion_token(backend, client, make_worker, rpc, build):
+    stub = raw_stub(backend)
+    prefix = {"Orchestr": "o", "Activity": "a", "Entity": "e"}
+    kind = next(v for k, v in prefix.items() if k in rpc)
+    code, details = _status(getattr(stub, rpc), build(f"{kind}999999"))
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert f"{kind}999999" in details
+    code, details = _status(getattr(stub, rpc), build("not-a-token-we-issued"))
+    assert code == grpc.StatusCode.NOT_FOUND
+    code, details = _status(getattr(stub, rpc), build(""))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "completionToken" in details
+    _still_serving(client, make_worker)
+
+
+def test_duplicate_completion_and_wrong_kind_of_token(backend, client):
+    raw = RawWorker(backend)
+    try:
+        iid = client.schedule_new_orchestration("dup-complete")
+        item = raw.next()
+        code, details = _status(
+            raw.stub.CompleteActivityTask,
+            pb.ActivityResponse(instanceId=iid, taskId=1, completionToken=item.completionToken),
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "orchestrator work item" in details
+        complete_orchestration(raw.stub, item, '"once"')
+        with pytest.raises(grpc.RpcError) as err:
+            complete_orchestration(raw.stub, item, '"twice"')
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "already completed" in err.value.details()
+        assert client.get_orchestration_state(iid).serialized_output == '"once"'
+    finally:
+        raw.close()
+
+
+def _respond(raw, item, actions):
+    raw.stub.CompleteOrchestratorTask(
+        pb.OrchestratorResponse(
+            instanceId=item.orchestratorRequest.instanceId, actions=actions, completionToken=item.completionToken
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [
+        (pb.OrchestratorAction(id=3), "no action type"),
+        (pb.OrchestratorAction(id=4, scheduleTask=pb.ScheduleTaskAction(name="")), "empty activity name"),
+        (pb.OrchestratorAction(id=5, createTimer=pb.CreateTimerAction()), "no fireAt"),
+        (
+            pb.OrchestratorAction(
+                id=6,
+                sendEntityMessage=pb.SendEntityMessageAction(
+                    entityOperationSignaled=pb.EntityOperationSignaledEvent(
+                        requestId="r", operation="op", targetInstanceId=wrappers_pb2.StringValue(value="not-an-entity")
+                    )
+                ),
+            ),
+            "not an entity instance ID",
+        ),
+    ],
+    ids=["no-type", "no-activity-name", "timer-without-time", "bad-entity-id"],
+)
+def test_malformed_action_fails_only_that_instance(backend, client, action, words):
+    raw = RawWorker(backend)
+    try:
+        bad = client.schedule_new_orchestration("bad-actions", instance_id="bad")
+        good = client.schedule_new_orchestration("good-actions", instance_id="good")
+        items = {}
+        while len(items) < 2:
+            item = raw.next()
+            items[item.orchestratorRequest.instanceId] = item
+        with pytest.raises(grpc.RpcError) as err:
+            _respond(raw, items[bad], [action])
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert words in err.value.details()
+        state = client.get_orchestration_state(bad)
+        assert state.runtime_status == OrchestrationStatus.FAILED
+        assert state.failure_details.error_type == "EmulatorProtocolError"
+        assert words in state.failure_details.message
+        complete_orchestration(raw.stub, items[good], '"unaffected"')
+        assert client.wait_for_orchestration_completion(good, timeout=10).serialized_output == '"unaffected"'
+    finally:
+        raw.close()
+
+
+def test_oversized_payload_is_resource_exhausted(client, make_worker):
+    with pytest.raises(grpc.RpcError) as err:
+        client.schedule_new_orchestration(quick, input="x" * (5 * 1024 * 1024))
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    _still_serving(client, make_worker)
+
+
+def long_chain(ctx, n):
+    for i in range(n):
+        yield ctx.call_activity(echo, input=i)
+    return n
+
+
+def test_history_limit_fails_the_instance_with_details(make_worker):
+    with InMemoryOrchestrationBackend(port=0, max_history_size=50) as small:
+        client = TaskHubGrpcClient(host_address=small.address)
+        make_worker(orchestrators=[long_chain, quick], activities=[echo], address=small.address)
+        iid = client.schedule_new_orchestration(long_chain, input=100)
+        state = client.wait_for_orchestration_completion(iid, timeout=20)
+        assert state.runtime_status == OrchestrationStatus.FAILED
+        assert "max_history_size=50" in state.failure_details.message
+        assert len(client.get_orchestration_history(iid)) <= 50 + 5
+        short = client.schedule_new_orchestration(long_chain, input=3)
+        assert client.wait_for_orchestration_completion(short, timeout=10).runtime_status == (
+            OrchestrationStatus.COMPLETED
+        )
+        client.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_500_concurrent_waiters_all_get_answers(backend, client, make_worker):
+    make_worker(orchestrators=[waits, quick], activities=[echo])
+    ids = [client.schedule_new_orchestration(waits, instance_id=f"w-{i}") for i in range(500)]
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def wait_one(iid: str):
+        try:
+            c = TaskHubGrpcClient(host_address=backend.address)
+            state = c.wait_for_orchestration_completion(iid, timeout=90)
+            with lock:
+                results[iid] = state.serialized_output
+            c.close()
+        except BaseException as e:  # reported below
+            with lock:
+                errors.append(e)
+
+    threads = [threading.Thread(target=wait_one, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    from tests.helpers import wait_until
+
+    wait_until(lambda: backend.engine.waiter_count() >= 500, timeout=60, what="500 waiters blocked")
+    _still_serving(client)  # workers keep working while 500 clients wait
+    for iid in ids:
+        client.raise_orchestration_event(iid, "go", data=iid)
+    for t in threads:
+        t.join(timeout=90)
+    assert not errors, errors[:3]
+    assert len(results) == 500
+    assert all(results[i] == f'"{i}"' for i in ids)
