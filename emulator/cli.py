@@ -99,7 +99,13 @@ def _capture_signals() -> threading.Event:
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--address", default="localhost:4001", envvar="DURABLETASK_EMULATOR_ADDRESS", help="host:port.")
+@click.option(
+    "--address",
+    default=lambda: f"localhost:{os.environ.get('DURABLETASK_EMULATOR_PORT') or 4001}",
+    show_default="localhost:$DURABLETASK_EMULATOR_PORT, or localhost:4001",
+    envvar="DURABLETASK_EMULATOR_ADDRESS",
+    help="host:port of the emulator (follows DURABLETASK_EMULATOR_PORT, as in a container).",
+)
 @click.option("--timeout", default=3.0, type=float, help="Seconds to wait for an answer.")
 def health(address: str, timeout: float) -> None:
     """Exit 0 when the emulator at ADDRESS answers and is serving (for HEALTHCHECK / probes)."""

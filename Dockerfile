@@ -1,0 +1,62 @@
+# durabletask-emulator as a service container (see docs/docker.md).
+#
+#   docker build -t durabletask-emulator .
+#   docker run --rm -p 4001:4001 durabletask-emulator
+#
+# BASE_IMAGE: any Debian-like image with python3 (3.10+) and its venv module. Both stages use it, so
+# the virtual environment built in the first one runs unchanged in the second.
+ARG BASE_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------- build: a venv
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+# Runtime dependencies pinned to the versions the test suite runs with (their whole closure, so the
+# image is reproducible). Installed before the sources are copied: this layer stays cached while
+# only the emulator's code changes.
+RUN python3 -m venv /opt/durabletask-emulator \
+    && /opt/durabletask-emulator/bin/python3 -m pip install --no-cache-dir --disable-pip-version-check \
+        asyncio==4.0.0 \
+        click==8.5.1 \
+        durabletask==1.12.0 \
+        grpcio==1.85.3 \
+        grpcio-health-checking==1.85.1 \
+        grpcio-reflection==1.85.1 \
+        markdown-it-py==4.3.0 \
+        mdurl==0.1.2 \
+        packaging==26.3 \
+        protobuf==7.36.2 \
+        Pygments==2.21.0 \
+        rich==15.0.0 \
+        typing_extensions==4.16.0
+COPY pyproject.toml README.md ./
+COPY emulator ./emulator
+# --no-deps: nothing beyond the pins above may come in; `pip check` proves the pins are complete.
+# pip and setuptools are build tools: the runtime image does without them.
+RUN /opt/durabletask-emulator/bin/python3 -m pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+    && /opt/durabletask-emulator/bin/python3 -m pip check \
+    && /opt/durabletask-emulator/bin/python3 -m pip uninstall --yes --quiet setuptools pip
+
+# ---------------------------------------------------------------------------- runtime
+FROM ${BASE_IMAGE}
+RUN useradd --no-log-init --create-home --uid 10001 --user-group emulator \
+    && mkdir /data \
+    && chown 10001:10001 /data
+COPY --from=build /opt/durabletask-emulator /opt/durabletask-emulator
+# Every option of `durabletask-emulator start` reads DURABLETASK_EMULATOR_<OPTION>; these are the
+# container's defaults (override with -e). The health check reads DURABLETASK_EMULATOR_ADDRESS
+# (default localhost:4001): set it too when you change the port.
+ENV PATH=/opt/durabletask-emulator/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DURABLETASK_EMULATOR_HOST=0.0.0.0 \
+    DURABLETASK_EMULATOR_PORT=4001 \
+    DURABLETASK_EMULATOR_LOG_LEVEL=info \
+    DURABLETASK_EMULATOR_LOG_FORMAT=text
+USER 10001:10001
+WORKDIR /home/emulator
+EXPOSE 4001
+HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["durabletask-emulator", "health"]
+# Exec form: the emulator is PID 1 and gets SIGTERM itself (it stops gracefully, within ~2 s).
+STOPSIGNAL SIGTERM
+CMD ["durabletask-emulator", "start", "--no-console"]
