@@ -12,10 +12,14 @@ from durabletask.worker import TaskHubGrpcWorker
 from emulator import InMemoryOrchestrationBackend
 
 
-@pytest.fixture
-def backend(durabletask_emulator: InMemoryOrchestrationBackend) -> InMemoryOrchestrationBackend:
-    """The plugin's started backend (port 0), under a short name."""
-    return durabletask_emulator
+@pytest.fixture(params=["memory", "sqlite"])
+def backend(request, tmp_path) -> Iterator[InMemoryOrchestrationBackend]:
+    """A started backend on a free port, once per store: every behaviour test runs against both."""
+    db_path = str(tmp_path / "emulator.db") if request.param == "sqlite" else None
+    b = InMemoryOrchestrationBackend(port=0, db_path=db_path)
+    b.start()
+    yield b
+    b.stop()
 
 
 @pytest.fixture

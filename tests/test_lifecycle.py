@@ -192,6 +192,7 @@ def rewind_parent(ctx, key):
 
 
 def test_rewind_failed_instance_reruns_failed_activity(client, make_worker):
+    _rewind_calls.clear()
     make_worker(orchestrators=[rewinds], activities=[echo, fails_first_time])
     iid = client.schedule_new_orchestration(rewinds, input="rw1")
     assert client.wait_for_orchestration_completion(iid, timeout=10).runtime_status == OrchestrationStatus.FAILED
@@ -203,6 +204,7 @@ def test_rewind_failed_instance_reruns_failed_activity(client, make_worker):
 
 
 def test_rewind_reaches_failed_sub_orchestration(client, make_worker):
+    _rewind_calls.clear()
     make_worker(orchestrators=[rewind_parent, rewind_child], activities=[fails_first_time])
     iid = client.schedule_new_orchestration(rewind_parent, input="rw2", instance_id="rw-parent")
     assert client.wait_for_orchestration_completion(iid, timeout=10).runtime_status == OrchestrationStatus.FAILED

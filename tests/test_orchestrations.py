@@ -313,6 +313,7 @@ def retries_sub_orchestration(ctx, key):
 
 
 def test_activity_retry_policy(client, make_worker):
+    _attempts.clear()
     make_worker(orchestrators=[retries_activity], activities=[flaky])
     iid = client.schedule_new_orchestration(retries_activity, input="act")
     state = client.wait_for_orchestration_completion(iid, timeout=10)
@@ -321,6 +322,7 @@ def test_activity_retry_policy(client, make_worker):
 
 
 def test_sub_orchestration_retry_policy(client, make_worker):
+    _attempts.clear()
     make_worker(orchestrators=[retries_sub_orchestration, flaky_child], activities=[flaky])
     iid = client.schedule_new_orchestration(retries_sub_orchestration, input="sub")
     state = client.wait_for_orchestration_completion(iid, timeout=10)
