@@ -250,46 +250,25 @@ def export(address, instance_id):
     click.echo(json.dumps(_run_inspector(address, lambda stub: inspector.export(stub, instance_id)), indent=2))
 
 
-def _simple(name: str, doc: str, call):
+def _simple(name: str, doc: str):
+    """suspend / resume / rewind: ID and an optional reason."""
+
     @main.command(name, context_settings=CONTEXT, help=doc)
     @ADDRESS
     @click.argument("instance_id")
     @click.option("--reason", default=None, help="Recorded in the history.")
     def command(address, instance_id, reason):
-        _run_inspector(address, lambda stub: call(stub, instance_id, reason))
+        from emulator import inspector
+
+        _run_inspector(address, lambda stub: getattr(inspector, name)(stub, instance_id, reason))
         click.echo(f"{name}: {instance_id}")
 
     return command
 
 
-def _suspend(stub, instance_id, reason):
-    from durabletask.internal import orchestrator_service_pb2 as pb
-    from google.protobuf.wrappers_pb2 import StringValue
-
-    stub.SuspendInstance(
-        pb.SuspendRequest(instanceId=instance_id, reason=StringValue(value=reason) if reason else None)
-    )
-
-
-def _resume(stub, instance_id, reason):
-    from durabletask.internal import orchestrator_service_pb2 as pb
-    from google.protobuf.wrappers_pb2 import StringValue
-
-    stub.ResumeInstance(pb.ResumeRequest(instanceId=instance_id, reason=StringValue(value=reason) if reason else None))
-
-
-def _rewind(stub, instance_id, reason):
-    from durabletask.internal import orchestrator_service_pb2 as pb
-    from google.protobuf.wrappers_pb2 import StringValue
-
-    stub.RewindInstance(
-        pb.RewindInstanceRequest(instanceId=instance_id, reason=StringValue(value=reason) if reason else None)
-    )
-
-
-_simple("suspend", "Suspend a running instance.", _suspend)
-_simple("resume", "Resume a suspended instance.", _resume)
-_simple("rewind", "Re-run the failed parts of a FAILED instance.", _rewind)
+_simple("suspend", "Suspend a running instance.")
+_simple("resume", "Resume a suspended instance.")
+_simple("rewind", "Re-run the failed parts of a FAILED instance.")
 
 
 @main.command("raise-event", context_settings=CONTEXT)
@@ -299,20 +278,9 @@ _simple("rewind", "Re-run the failed parts of a FAILED instance.", _rewind)
 @click.argument("data", required=False)
 def raise_event(address, instance_id, name, data):
     """Raise event NAME on an instance; DATA is JSON (a bare word is sent as a JSON string)."""
-    from durabletask.internal import orchestrator_service_pb2 as pb
-    from google.protobuf.wrappers_pb2 import StringValue
+    from emulator import inspector
 
-    from emulator.inspector import json_payload
-
-    payload = json_payload(data)
-    _run_inspector(
-        address,
-        lambda stub: stub.RaiseEvent(
-            pb.RaiseEventRequest(
-                instanceId=instance_id, name=name, input=StringValue(value=payload) if payload is not None else None
-            )
-        ),
-    )
+    _run_inspector(address, lambda stub: inspector.raise_event(stub, instance_id, name, data))
     click.echo(f"raised {name} on {instance_id}")
 
 
@@ -323,22 +291,9 @@ def raise_event(address, instance_id, name, data):
 @click.option("--recursive/--no-recursive", default=False, help="Terminate running sub-orchestrations too.")
 def terminate(address, instance_id, output, recursive):
     """Terminate an instance."""
-    from durabletask.internal import orchestrator_service_pb2 as pb
-    from google.protobuf.wrappers_pb2 import StringValue
+    from emulator import inspector
 
-    from emulator.inspector import json_payload
-
-    payload = json_payload(output)
-    _run_inspector(
-        address,
-        lambda stub: stub.TerminateInstance(
-            pb.TerminateRequest(
-                instanceId=instance_id,
-                output=StringValue(value=payload) if payload is not None else None,
-                recursive=recursive,
-            )
-        ),
-    )
+    _run_inspector(address, lambda stub: inspector.terminate(stub, instance_id, output, recursive))
     click.echo(f"terminated: {instance_id}")
 
 
@@ -355,21 +310,12 @@ def terminate(address, instance_id, output, recursive):
 @click.option("--recursive/--no-recursive", default=True, help="Purge sub-orchestrations too.")
 def purge(address, instance_id, statuses, recursive):
     """Delete a finished instance (ID) or all finished instances with --status."""
-    from durabletask.internal import orchestrator_service_pb2 as pb
-
-    from emulator.inspector import status_value
+    from emulator import inspector
 
     if bool(instance_id) == bool(statuses):
         raise click.UsageError("give either an INSTANCE_ID or one or more --status")
-    if instance_id:
-        request = pb.PurgeInstancesRequest(instanceId=instance_id, recursive=recursive)
-    else:
-        request = pb.PurgeInstancesRequest(
-            purgeInstanceFilter=pb.PurgeInstanceFilter(runtimeStatus=[status_value(s) for s in statuses]),
-            recursive=recursive,
-        )
-    reply = _run_inspector(address, lambda stub: stub.PurgeInstances(request))
-    click.echo(f"purged {reply.deletedInstanceCount} instance(s)")
+    count = _run_inspector(address, lambda stub: inspector.purge(stub, instance_id, statuses, recursive))
+    click.echo(f"purged {count} instance(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,6 +65,41 @@ def json_payload(text: str | None) -> str | None:
         return json.dumps(text)
 
 
+def _text(value: str | None) -> wrappers_pb2.StringValue | None:
+    return wrappers_pb2.StringValue(value=value) if value is not None else None
+
+
+def raise_event(stub, instance_id: str, name: str, data: str | None) -> None:
+    stub.RaiseEvent(pb.RaiseEventRequest(instanceId=instance_id, name=name, input=_text(json_payload(data))))
+
+
+def terminate(stub, instance_id: str, output: str | None, recursive: bool) -> None:
+    stub.TerminateInstance(
+        pb.TerminateRequest(instanceId=instance_id, output=_text(json_payload(output)), recursive=recursive)
+    )
+
+
+def suspend(stub, instance_id: str, reason: str | None) -> None:
+    stub.SuspendInstance(pb.SuspendRequest(instanceId=instance_id, reason=_text(reason)))
+
+
+def resume(stub, instance_id: str, reason: str | None) -> None:
+    stub.ResumeInstance(pb.ResumeRequest(instanceId=instance_id, reason=_text(reason)))
+
+
+def rewind(stub, instance_id: str, reason: str | None) -> None:
+    stub.RewindInstance(pb.RewindInstanceRequest(instanceId=instance_id, reason=_text(reason)))
+
+
+def purge(stub, instance_id: str | None, statuses, recursive: bool) -> int:
+    if instance_id:
+        request = pb.PurgeInstancesRequest(instanceId=instance_id, recursive=recursive)
+    else:
+        flt = pb.PurgeInstanceFilter(runtimeStatus=[status_value(s) for s in statuses])
+        request = pb.PurgeInstancesRequest(purgeInstanceFilter=flt, recursive=recursive)
+    return stub.PurgeInstances(request).deletedInstanceCount
+
+
 def _iso(ts) -> str | None:
     if ts is None or (ts.seconds == 0 and ts.nanos == 0):
         return None

@@ -294,18 +294,23 @@ class Servicer:
 # -------------------------------------------------------------------- wiring
 
 
+async def _abort(context, name: str, error: Exception):
+    """Turn an exception into the RPC's status: domain errors by kind, anything else INTERNAL."""
+    if isinstance(error, EmulatorError):
+        await context.abort(status_for(error), str(error))
+    if isinstance(error, NotImplementedError):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this emulator {error}")
+    log.error("unexpected error in %s", name, exc_info=error)
+    await context.abort(grpc.StatusCode.INTERNAL, f"emulator error in {name}: {type(error).__name__}: {error}")
+
+
 def _guard_unary(name: str, fn):
     @functools.wraps(fn)
     async def handler(request, context):
         try:
             return await fn(request, context)
-        except EmulatorError as e:
-            await context.abort(status_for(e), str(e))
-        except NotImplementedError as e:
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this emulator yet {e}")
         except Exception as e:
-            log.exception("unexpected error in %s", name)
-            await context.abort(grpc.StatusCode.INTERNAL, f"emulator error in {name}: {type(e).__name__}: {e}")
+            await _abort(context, name, e)
 
     return handler
 
@@ -316,13 +321,8 @@ def _guard_stream(name: str, fn):
         try:
             async for item in fn(request, context):
                 yield item
-        except EmulatorError as e:
-            await context.abort(status_for(e), str(e))
-        except NotImplementedError as e:
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this emulator yet {e}")
         except Exception as e:
-            log.exception("unexpected error in %s", name)
-            await context.abort(grpc.StatusCode.INTERNAL, f"emulator error in {name}: {type(e).__name__}: {e}")
+            await _abort(context, name, e)
 
     return handler
 

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import grpc
@@ -23,6 +22,7 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.worker import TaskHubGrpcWorker
 
 from emulator import InMemoryOrchestrationBackend
+from tests.helpers import wait_until
 
 BANNER = re.compile(r"listening on (\S+:\d+)")
 
@@ -70,16 +70,6 @@ def _worker(address: str) -> TaskHubGrpcWorker:
     return worker
 
 
-def _wait_until(condition, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_restart_keeps_instances_history_entities_and_timers(tmp_path):
     db = str(tmp_path / "state.db")
     counter = entities.EntityInstanceId("_counter", "kept")
@@ -97,14 +87,14 @@ def test_restart_keeps_instances_history_entities_and_timers(tmp_path):
         client.schedule_new_orchestration(_waits_for_go, input=5, instance_id="scheduled", start_at=later)
         client.signal_entity(counter, "add", 7)
         client.wait_for_orchestration_completion("failed", timeout=10)
-        _wait_until(
+        wait_until(
             lambda: (s := client.get_orchestration_state("waiting")) and s.serialized_custom_status,
             what="custom status",
         )
-        _wait_until(lambda: client.get_orchestration_state("suspended").serialized_custom_status, what="suspended")
+        wait_until(lambda: client.get_orchestration_state("suspended").serialized_custom_status, what="suspended")
         client.suspend_orchestration("suspended")
         client.wait_for_orchestration_start("timer", timeout=10)
-        _wait_until(lambda: client.get_entity(counter), what="entity state")
+        wait_until(lambda: client.get_entity(counter), what="entity state")
         before = {i: client.get_orchestration_state(i) for i in ("failed", "waiting", "suspended", "timer")}
         histories = {i: client.get_orchestration_history(i) for i in ("failed", "waiting")}
     finally:
@@ -152,7 +142,7 @@ def test_restart_keeps_instances_history_entities_and_timers(tmp_path):
             client.wait_for_orchestration_start("scheduled", timeout=10)
             assert datetime.now(timezone.utc) >= later
             client.signal_entity(counter, "add", 1)
-            _wait_until(lambda: client.get_entity(counter).get_state(int) == 8, what="entity update")
+            wait_until(lambda: client.get_entity(counter).get_state(int) == 8, what="entity update")
         finally:
             worker.stop()
     finally:
@@ -194,8 +184,8 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
     starter = threading.Thread(target=keep_starting)
     try:
         starter.start()
-        _wait_until(lambda: len(acknowledged) >= 40, timeout=30, what="40 acknowledged starts")
-        completed_before = _wait_until(
+        wait_until(lambda: len(acknowledged) >= 40, timeout=30, what="40 acknowledged starts")
+        completed_before = wait_until(
             lambda: [
                 i
                 for i in list(acknowledged)
