@@ -242,6 +242,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         self._store.put(inst)
         self._make_ready(inst)
         self._notify(inst)
+        log.info("instance %s started: %s", instance_id, start.name)
         return inst
 
     def _begin(self, instance_id: str, execution_id: str) -> None:
@@ -474,14 +475,19 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         with self._op():
             session = new_session(next(self._session_ids), request, deliver, self._now())
             self._dispatch.add_session(session)
+            log.info("worker %d connected (%d connected)", session.session_id, len(self._dispatch.sessions))
             self._pump()
             return session
 
     def disconnect(self, session: WorkerSession) -> None:
         with self._op():
-            for lease in self._dispatch.remove_session(session):
+            orphans = self._dispatch.remove_session(session)
+            for lease in orphans:
                 self._dispatch.release(lease, "redelivered to another worker after its worker disconnected")
                 self._requeue(lease)
+            log.info(
+                "worker %d disconnected; %d unfinished work item(s) queued again", session.session_id, len(orphans)
+            )
             self._pump()
 
     def _requeue(self, lease: Lease) -> None:

@@ -5,6 +5,7 @@ A mixin of :class:`emulator.engine.core.Engine`; every method runs with the engi
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from durabletask.internal import orchestrator_service_pb2 as pb
@@ -14,6 +15,8 @@ from emulator.engine.dispatch import ACTIVITY, ActivityTask
 from emulator.engine.entities import _check_entity_message
 from emulator.engine.store import Instance
 from emulator.errors import WorkItemAlreadyCompleted, WorkItemNotFound
+
+log = logging.getLogger("emulator.engine")
 
 _FINAL_STATUSES = {
     pb.ORCHESTRATION_STATUS_COMPLETED,
@@ -298,6 +301,16 @@ class OrchestrationRules:
         self._release_entity_locks(inst)
         self._tell_parent(inst, status, output, failure)
         self._notify(inst)
+        if failure is not None:
+            log.info(
+                "instance %s %s: %s: %s",
+                inst.instance_id,
+                ev.status_name(status),
+                failure.errorType,
+                failure.errorMessage,
+            )
+        else:
+            log.info("instance %s %s", inst.instance_id, ev.status_name(status))
 
     def _tell_parent(self, inst: Instance, status: int, output: str | None, failure) -> None:
         if inst.parent is None:

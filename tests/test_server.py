@@ -1,0 +1,56 @@
+"""The standard gRPC services beside TaskHubSidecarService, and the server's log lines."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import grpc
+from durabletask.client import TaskHubGrpcClient
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.test_cli import _start
+
+
+def test_health_service_reports_serving(backend):
+    with grpc.insecure_channel(backend.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "TaskHubSidecarService"):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_services(backend):
+    with grpc.insecure_channel(backend.address) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = {s.name for reply in replies for s in reply.list_services_response.service}
+    assert {"TaskHubSidecarService", "grpc.health.v1.Health"} <= names
+
+
+def test_json_log_lines_without_console():
+    proc, address = _start("--port", "0", "--log-format", "json")
+    client = TaskHubGrpcClient(host_address=address)
+    client.schedule_new_orchestration("logged", instance_id="json-logged")
+    client.terminate_orchestration("json-logged")
+    client.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    lines = [json.loads(line) for line in proc.stderr.read().splitlines() if line.strip()]
+    messages = [entry["message"] for entry in lines]
+    assert all({"time", "level", "logger", "message"} <= set(entry) for entry in lines)
+    assert "instance json-logged started: logged" in messages
+    assert "instance json-logged TERMINATED" in messages
+
+
+def test_text_log_lines_name_instances_and_workers():
+    proc, address = _start("--port", "0")
+    client = TaskHubGrpcClient(host_address=address)
+    client.schedule_new_orchestration("logged", instance_id="text-logged")
+    client.close()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 0
+    text = proc.stderr.read()
+    assert "instance text-logged started: logged" in text
+    assert "Traceback" not in text
