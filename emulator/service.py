@@ -225,21 +225,25 @@ class Servicer:
 
         session = self.engine.connect(req, deliver)
         self._streams.add(queue)
+        pinger = loop.create_task(self._keep_alive(queue))
         try:
             while True:
-                if queue.empty():
-                    try:
-                        data = await asyncio.wait_for(queue.get(), self.config.health_ping_interval)
-                    except asyncio.TimeoutError:
-                        data = ev.health_ping()
-                else:
-                    data = queue.get_nowait()
+                data = await queue.get()
                 if data is None:  # the server is shutting down
                     return
                 yield data
         finally:
+            pinger.cancel()
             self._streams.discard(queue)
             self.engine.disconnect(session)
+
+    async def _keep_alive(self, queue: asyncio.Queue) -> None:
+        """A healthPing on a stream that stayed idle for a whole interval (SDKs reconnect after a long silence)."""
+        interval = self.config.health_ping_interval
+        while True:
+            await asyncio.sleep(interval)
+            if queue.empty():
+                queue.put_nowait(ev.health_ping())
 
     def close_streams(self) -> None:
         """End every GetWorkItems stream (called on the event loop before a graceful stop)."""

@@ -54,3 +54,17 @@ def test_text_log_lines_name_instances_and_workers():
     text = proc.stderr.read()
     assert "instance text-logged started: logged" in text
     assert "Traceback" not in text
+
+
+def test_idle_work_item_stream_gets_health_pings():
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+    from emulator import Config, InMemoryOrchestrationBackend
+
+    with InMemoryOrchestrationBackend(port=0, config=Config(health_ping_interval=0.1)) as backend:
+        with grpc.insecure_channel(backend.address) as channel:
+            stream = stubs.TaskHubSidecarServiceStub(channel).GetWorkItems(pb.GetWorkItemsRequest(), timeout=10)
+            first, second = next(stream), next(stream)
+            assert first.HasField("healthPing") and second.HasField("healthPing")
+            stream.cancel()
