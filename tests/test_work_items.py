@@ -238,3 +238,27 @@ def test_every_orchestrator_item_carries_the_full_past_history(backend, client):
         complete_orchestration(raw.stub, second, "1")
     finally:
         raw.close()
+
+
+def test_completions_without_token_are_matched_by_instance_and_task(backend, client):
+    """Older SDKs (Java 1.5) send no completionToken; the work item is found by instance (and task) ID."""
+    raw = RawWorker(backend)
+    try:
+        iid = client.schedule_new_orchestration("tokenless")
+        assert raw.next().orchestratorRequest.instanceId == iid
+        schedule = pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction(name="act"))
+        raw.stub.CompleteOrchestratorTask(pb.OrchestratorResponse(instanceId=iid, actions=[schedule]))
+        activity = raw.next()
+        with pytest.raises(grpc.RpcError) as err:  # no such task: precise NOT_FOUND
+            raw.stub.CompleteActivityTask(pb.ActivityResponse(instanceId=iid, taskId=99))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND and "task 99" in err.value.details()
+        raw.stub.CompleteActivityTask(pb.ActivityResponse(instanceId=iid, taskId=activity.activityRequest.taskId))
+        second = raw.next()
+        assert second.orchestratorRequest.newEvents[-1].HasField("taskCompleted")
+        complete_orchestration(raw.stub, second, '"no tokens needed"')
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"no tokens needed"'
+        with pytest.raises(grpc.RpcError) as err:
+            raw.stub.CompleteOrchestratorTask(pb.OrchestratorResponse(instanceId=iid))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        raw.close()

@@ -34,7 +34,7 @@ from emulator.engine.entities import EntityRules
 from emulator.engine.orchestrations import OrchestrationRules
 from emulator.engine.queries import Queries, Snapshots
 from emulator.engine.store import Instance, MemoryStore
-from emulator.errors import InstanceAlreadyExists, InstanceNotFound, InvalidRequest, NotInState
+from emulator.errors import InstanceAlreadyExists, InstanceNotFound, InvalidRequest, NotInState, WorkItemNotFound
 
 log = logging.getLogger("emulator.engine")
 
@@ -602,9 +602,9 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         )
         session.deliver(pb.WorkItem(activityRequest=request, completionToken=lease.token).SerializeToString())
 
-    def _take_lease(self, token: str, kind: str) -> Lease:
+    def _take_lease(self, token: str, kind: str, instance_id: str = "", task_id: int | None = None) -> Lease:
         if not token:
-            raise InvalidRequest("completionToken is required and was empty")
+            return self._lease_without_token(kind, instance_id, task_id)
         token_kind = Dispatcher.kind_of_token(token)
         if token_kind is not None and token_kind != kind:
             raise InvalidRequest(f"completion token '{token}' belongs to an {token_kind} work item, not an {kind} one")
@@ -613,9 +613,30 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._raise_unknown_token(token)
         return lease
 
+    def _lease_without_token(self, kind: str, instance_id: str, task_id: int | None) -> Lease:
+        """Older SDKs (the Java SDK 1.5) send no completion token: find the work item by instance (and task)."""
+        if kind == ENTITY or not instance_id:
+            raise InvalidRequest("completionToken is required and was empty")
+        if kind == ORCHESTRATOR:
+            inst = self._store.get(instance_id)
+            lease = inst.lease if inst is not None else None
+        else:
+            lease = next(
+                (
+                    x
+                    for x in self._dispatch.leases.values()
+                    if x.kind == ACTIVITY and x.instance_id == instance_id and x.item.task_id == task_id
+                ),
+                None,
+            )
+        if lease is None or lease.token not in self._dispatch.leases:
+            what = f"task {task_id} of instance '{instance_id}'" if kind == ACTIVITY else f"instance '{instance_id}'"
+            raise WorkItemNotFound(f"no outstanding {kind} work item for {what} (the completion carried no token)")
+        return lease
+
     def complete_activity(self, resp: pb.ActivityResponse) -> None:
         with self._op():
-            lease = self._take_lease(resp.completionToken, ACTIVITY)
+            lease = self._take_lease(resp.completionToken, ACTIVITY, resp.instanceId, resp.taskId)
             task: ActivityTask = lease.item
             if resp.instanceId and resp.instanceId != task.instance_id:
                 raise InvalidRequest(
@@ -639,7 +660,7 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
 
     def complete_orchestrator(self, resp: pb.OrchestratorResponse) -> None:
         with self._op():
-            lease = self._take_lease(resp.completionToken, ORCHESTRATOR)
+            lease = self._take_lease(resp.completionToken, ORCHESTRATOR, resp.instanceId)
             if resp.instanceId and resp.instanceId != lease.instance_id:
                 raise InvalidRequest(
                     f"completion token '{lease.token}' is for instance '{lease.instance_id}', not '{resp.instanceId}'"
