@@ -1,0 +1,33 @@
+"""The benchmark harness runs (so it cannot rot): one cheap workload, our emulator only, quick sizes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).parent.parent / "scripts" / "benchmarks.py"
+
+
+@pytest.mark.timeout(120)
+def test_quick_benchmark_prints_a_table():
+    result = subprocess.run(
+        [sys.executable, str(HARNESS), "--quick", "--ours-only", "--only", "raw,hello"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| raw") or line.startswith("| hello")]
+    assert any("server µs/inst" in row for row in rows)
+    assert any("orch/s" in row for row in rows)
+    assert "stalled" not in result.stdout
+
+
+def test_unknown_workload_is_a_usage_error():
+    result = subprocess.run(
+        [sys.executable, str(HARNESS), "--only", "nope"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "unknown workloads: nope" in result.stderr
