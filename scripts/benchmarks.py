@@ -37,6 +37,7 @@ from durabletask.worker import TaskHubGrpcWorker
 from google.protobuf import wrappers_pb2
 
 BACKENDS = ("ours", "theirs")
+CHOICES = ("ours", "theirs", "ours-sqlite")  # ours-sqlite: our emulator with the SQLite store
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
@@ -49,11 +50,17 @@ class Stalled(Exception):
 
 def serve(which: str, port: int) -> None:
     """Run one backend in this process until SIGTERM (the harness starts this as a subprocess)."""
-    if which == "ours":
-        from emulator import InMemoryOrchestrationBackend
-    else:
+    if which == "theirs":
         from durabletask.testing import InMemoryOrchestrationBackend  # the competitor, measured only
-    backend = InMemoryOrchestrationBackend(port=port)
+
+        backend = InMemoryOrchestrationBackend(port=port)
+    else:
+        import tempfile
+
+        from emulator import InMemoryOrchestrationBackend
+
+        db = os.path.join(tempfile.mkdtemp(), "bench.db") if which == "ours-sqlite" else None
+        backend = InMemoryOrchestrationBackend(port=port, db_path=db)
     backend.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -413,13 +420,13 @@ def _brief(metrics: dict) -> str:
     )
 
 
-def table(results: dict) -> str:
+def table(results: dict, a: str = "ours", b: str = "theirs") -> str:
     lines = [
-        "| workload | metric | ours median (min–max) | theirs median (min–max) | ours/theirs |",
+        f"| workload | metric | {a} median (min–max) | {b} median (min–max) | {a}/{b} |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name, per in results.items():
-        ours, theirs = per.get("ours", []), per.get("theirs", [])
+        ours, theirs = per.get(a, []), per.get(b, [])
         metrics = [k for k in (ours or theirs)[0] if not k.startswith("_")] if (ours or theirs) else []
         keys = list(dict.fromkeys(metrics + [k for m in theirs for k in m if not k.startswith("_")]))
         for key in keys:
@@ -442,12 +449,17 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=CHOICES, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes and 1 round")
     parser.add_argument("--ours-only", action="store_true", help="measure only our emulator")
+    parser.add_argument(
+        "--backends",
+        default="ours,theirs",
+        help="the two backends to compare: ours, theirs, ours-sqlite (e.g. ours-sqlite,ours)",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     logging.getLogger("durabletask").setLevel(logging.ERROR)
@@ -459,10 +471,14 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     rounds = 1 if args.quick else args.rounds
-    backends = ("ours",) if args.ours_only else BACKENDS
+    backends = tuple(b.strip() for b in args.backends.split(","))
+    if len(backends) != 2 or not set(backends) <= set(CHOICES):
+        parser.error(f"--backends takes two of {', '.join(CHOICES)}")
+    if args.ours_only:
+        backends = ("ours",)
     started = time.monotonic()
     results = run(only, rounds, args.quick, backends)
-    print(table(results))
+    print(table(results, backends[0], backends[1] if len(backends) > 1 else "theirs"))
     print(f"\n{rounds} round(s), {os.cpu_count()} CPUs, {time.monotonic() - started:.0f} s in all")
     if args.json:
         with open(args.json, "w") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 
 import grpc
@@ -34,6 +35,20 @@ def _still_serving(client, make_worker_or_none=None):
     assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"fine"'
 
 
+def _still_serving_raw(backend, client):
+    """After bad input, a normal orchestration still runs to completion (answered by a raw worker)."""
+    raw = RawWorker(backend)
+    try:
+        iid = client.schedule_new_orchestration("after-bad-input")
+        item = raw.next()
+        while item.orchestratorRequest.instanceId != iid:  # other pending instances of the test may come first
+            item = raw.next()
+        complete_orchestration(raw.stub, item, '"still serving"')
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"still serving"'
+    finally:
+        raw.close()
+
+
 def _status(call, request):
     with pytest.raises(grpc.RpcError) as err:
         result = call(request)
@@ -57,10 +72,11 @@ EMPTY_ID_REQUESTS = [
 
 
 @pytest.mark.parametrize(("rpc", "request_message"), EMPTY_ID_REQUESTS, ids=[r for r, _ in EMPTY_ID_REQUESTS])
-def test_empty_instance_id_is_invalid_argument(backend, rpc, request_message):
+def test_empty_instance_id_is_invalid_argument(backend, client, rpc, request_message):
     code, details = _status(getattr(raw_stub(backend), rpc), request_message)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert "instanceId" in details and "empty" in details
+    _still_serving_raw(backend, client)
 
 
 UNKNOWN_ID_REQUESTS = [
@@ -77,10 +93,11 @@ UNKNOWN_ID_REQUESTS = [
 
 
 @pytest.mark.parametrize(("rpc", "request_message"), UNKNOWN_ID_REQUESTS, ids=[r for r, _ in UNKNOWN_ID_REQUESTS])
-def test_unknown_instance_id_is_not_found(backend, rpc, request_message):
+def test_unknown_instance_id_is_not_found(backend, client, rpc, request_message):
     code, details = _status(getattr(raw_stub(backend), rpc), request_message)
     assert code == grpc.StatusCode.NOT_FOUND
     assert "'ghost'" in details
+    _still_serving_raw(backend, client)
 
 
 def test_start_without_name_or_event_without_name_is_invalid(backend, client):
@@ -92,6 +109,7 @@ def test_start_without_name_or_event_without_name_is_invalid(backend, client):
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "event name" in details
     code, details = _status(stub.PurgeInstances, pb.PurgeInstancesRequest())
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+    _still_serving_raw(backend, client)
 
 
 TOKEN_RPCS = [
@@ -137,6 +155,80 @@ def test_duplicate_completion_and_wrong_kind_of_token(backend, client):
         assert client.get_orchestration_state(iid).serialized_output == '"once"'
     finally:
         raw.close()
+
+
+def _orchestration_waiting_on_an_activity(raw, client):
+    """Drive one instance by hand until its activity work item is leased; return (iid, activity item)."""
+    iid = client.schedule_new_orchestration("token-kinds")
+    item = raw.next()
+    _respond(raw, item, [pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction(name="act"))])
+    activity = raw.next()
+    assert activity.HasField("activityRequest")
+    return iid, activity
+
+
+WRONG_KIND_RPCS = [
+    ("CompleteOrchestratorTask", lambda iid, t: pb.OrchestratorResponse(instanceId=iid, completionToken=t)),
+    ("AbandonTaskOrchestratorWorkItem", lambda iid, t: pb.AbandonOrchestrationTaskRequest(completionToken=t)),
+    ("CompleteEntityTask", lambda iid, t: pb.EntityBatchResult(completionToken=t)),
+    ("AbandonTaskEntityWorkItem", lambda iid, t: pb.AbandonEntityTaskRequest(completionToken=t)),
+]
+
+
+@pytest.mark.parametrize(("rpc", "build"), WRONG_KIND_RPCS, ids=[r for r, _ in WRONG_KIND_RPCS])
+def test_activity_token_given_to_another_kind_of_rpc_is_invalid(backend, client, rpc, build):
+    raw = RawWorker(backend)
+    try:
+        iid, activity = _orchestration_waiting_on_an_activity(raw, client)
+        code, details = _status(getattr(raw.stub, rpc), build(iid, activity.completionToken))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert activity.completionToken in details and "activity work item" in details
+        # the misuse did not consume the lease: the right RPC with the same token still works
+        raw.stub.CompleteActivityTask(
+            pb.ActivityResponse(
+                instanceId=iid,
+                taskId=activity.activityRequest.taskId,
+                completionToken=activity.completionToken,
+                result=wrappers_pb2.StringValue(value='"from act"'),
+            )
+        )
+        again = raw.next()
+        assert again.orchestratorRequest.newEvents[-1].taskCompleted.result.value == '"from act"'
+        complete_orchestration(raw.stub, again, '"done"')
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"done"'
+    finally:
+        raw.close()
+    _still_serving_raw(backend, client)
+
+
+def test_duplicate_activity_completion_or_late_abandon_is_failed_precondition(backend, client):
+    raw = RawWorker(backend)
+    try:
+        iid, activity = _orchestration_waiting_on_an_activity(raw, client)
+        response = pb.ActivityResponse(
+            instanceId=iid,
+            taskId=activity.activityRequest.taskId,
+            completionToken=activity.completionToken,
+            result=wrappers_pb2.StringValue(value='"first"'),
+        )
+        raw.stub.CompleteActivityTask(response)
+        code, details = _status(raw.stub.CompleteActivityTask, response)
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "already completed" in details
+        code, details = _status(
+            raw.stub.AbandonTaskActivityWorkItem,
+            pb.AbandonActivityTaskRequest(completionToken=activity.completionToken),
+        )
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "already completed" in details
+        again = raw.next()
+        completions = [e for e in again.orchestratorRequest.newEvents if e.HasField("taskCompleted")]
+        assert [e.taskCompleted.result.value for e in completions] == ['"first"']  # the result arrived once
+        complete_orchestration(raw.stub, again, '"done"')
+        assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"done"'
+        with pytest.raises(queue.Empty):
+            raw.next(timeout=0.3)  # no second task-completed turn for the duplicate
+    finally:
+        raw.close()
+    _still_serving_raw(backend, client)
 
 
 def _respond(raw, item, actions):

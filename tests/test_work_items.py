@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import grpc
 import pytest
 from durabletask.client import OrchestrationStatus
 from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.worker import TaskHubGrpcWorker
+from durabletask.worker import (
+    ActivityWorkItemFilter,
+    OrchestrationWorkItemFilter,
+    TaskHubGrpcWorker,
+    WorkItemFilters,
+)
 
 from tests.helpers import RawWorker, complete_orchestration, raw_stub
 
@@ -68,6 +74,116 @@ def test_work_without_a_matching_worker_waits_for_one(backend, client):
             b.stop()
 
 
+def _routed_worker(backend, tag: str, ran: list, lock: threading.Lock, filters: WorkItemFilters):
+    """A worker that can run every routed_* function, but asks only for the work ``filters`` names."""
+
+    def record(name: str) -> None:
+        with lock:
+            ran.append((name, tag))
+
+    def routed_a(ctx, x):
+        if not ctx.is_replaying:
+            record("routed_a")
+        return (yield ctx.call_activity("routed_act", input=x))
+
+    def routed_b(ctx, x):
+        if not ctx.is_replaying:
+            record("routed_b")
+        return (yield ctx.call_activity("routed_act", input=x))
+
+    def routed_act(ctx, x):
+        record("routed_act")
+        return x
+
+    worker = TaskHubGrpcWorker(host_address=backend.address)
+    for fn in (routed_a, routed_b):
+        worker.add_orchestrator(fn)
+    worker.add_activity(routed_act)
+    worker.use_work_item_filters(filters)
+    worker.start()
+    return worker
+
+
+def test_explicit_filters_decide_which_worker_runs_what(backend, client):
+    """Both workers could run everything; only their filters decide who gets which work item."""
+    ran: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    first = _routed_worker(
+        backend, "first", ran, lock, WorkItemFilters(orchestrations=[OrchestrationWorkItemFilter(name="routed_a")])
+    )
+    second = _routed_worker(
+        backend,
+        "second",
+        ran,
+        lock,
+        WorkItemFilters(
+            orchestrations=[OrchestrationWorkItemFilter(name="routed_b")],
+            activities=[ActivityWorkItemFilter(name="routed_act")],
+        ),
+    )
+    try:
+        ids = []
+        for i in range(6):
+            ids.append(client.schedule_new_orchestration("routed_a", input=i))
+            ids.append(client.schedule_new_orchestration("routed_b", input=i))
+        for iid in ids:
+            state = client.wait_for_orchestration_completion(iid, timeout=10)
+            assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+        with lock:
+            assert sorted(set(ran)) == [("routed_a", "first"), ("routed_act", "second"), ("routed_b", "second")]
+            assert sum(1 for name, _ in ran if name == "routed_act") == 12
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_raw_streams_receive_only_what_their_filter_names(backend, client):
+    only_a = RawWorker(
+        backend,
+        pb.GetWorkItemsRequest(
+            workItemFilters=pb.WorkItemFilters(orchestrations=[pb.OrchestrationFilter(name="raw_a")])
+        ),
+    )
+    only_b = RawWorker(
+        backend,
+        pb.GetWorkItemsRequest(
+            workItemFilters=pb.WorkItemFilters(
+                orchestrations=[pb.OrchestrationFilter(name="raw_b")],
+                activities=[pb.ActivityFilter(name="act_b")],
+            )
+        ),
+    )
+    try:
+        a_ids = {client.schedule_new_orchestration("raw_a", instance_id=f"a-{i}") for i in range(5)}
+        b_ids = {client.schedule_new_orchestration("raw_b", instance_id=f"b-{i}") for i in range(5)}
+        got_a = [only_a.next() for _ in range(5)]
+        got_b = [only_b.next() for _ in range(5)]
+        assert {i.orchestratorRequest.instanceId for i in got_a} == a_ids
+        assert {i.orchestratorRequest.instanceId for i in got_b} == b_ids
+        # an activity named only in b's filter is scheduled by an "a" orchestration: it goes to b
+        first = got_a[0]
+        only_a.stub.CompleteOrchestratorTask(
+            pb.OrchestratorResponse(
+                instanceId=first.orchestratorRequest.instanceId,
+                actions=[pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction(name="act_b"))],
+                completionToken=first.completionToken,
+            )
+        )
+        activity = only_b.next()
+        assert activity.activityRequest.name == "act_b"
+        assert activity.activityRequest.orchestrationInstance.instanceId == first.orchestratorRequest.instanceId
+        with pytest.raises(queue.Empty):
+            only_a.next(timeout=0.3)  # nothing for a: its 5 items are leased, the activity is b's
+        for worker, items in ((only_a, got_a[1:]), (only_b, got_b)):
+            for item in items:
+                complete_orchestration(worker.stub, item, '"ok"')
+        for iid in (a_ids | b_ids) - {first.orchestratorRequest.instanceId}:
+            assert client.wait_for_orchestration_completion(iid, timeout=10).serialized_output == '"ok"'
+    finally:
+        only_a.close()
+        only_b.close()
+
+
 def _tagged_activity(tag: str, seen: dict, lock: threading.Lock):
     def work(ctx, x):
         with lock:
@@ -99,8 +215,10 @@ def test_no_work_item_goes_to_two_live_workers(backend, client):
     first, second = RawWorker(backend), RawWorker(backend)
     try:
         ids = {client.schedule_new_orchestration("raw", instance_id=f"raw-{i}") for i in range(20)}
-        received: list[tuple[str, pb.WorkItem]] = []
+        received: list[tuple[RawWorker, pb.WorkItem]] = []
+        deadline = time.monotonic() + 10
         while len(received) < 20:
+            assert time.monotonic() < deadline, f"only {len(received)} of 20 work items arrived"
             for worker in (first, second):
                 try:
                     received.append((worker, worker.next(timeout=0.05)))
@@ -110,7 +228,8 @@ def test_no_work_item_goes_to_two_live_workers(backend, client):
             with pytest.raises(queue.Empty):
                 worker.next(timeout=0.3)  # nothing is handed out twice while it is leased
         instances = [item.orchestratorRequest.instanceId for _, item in received]
-        assert sorted(instances) == sorted(ids)
+        assert sorted(instances) == sorted(ids)  # each instance exactly once, across both streams
+        assert len({item.completionToken for _, item in received}) == 20
         assert {w for w, _ in received} == {first, second}  # both got a share
         for worker, item in received:
             complete_orchestration(worker.stub, item, '"done"')
