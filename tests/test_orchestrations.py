@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import durabletask.internal.orchestrator_service_pb2 as pb
@@ -13,6 +12,8 @@ import pytest
 from durabletask import task
 from durabletask.client import OrchestrationStatus
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+from tests.helpers import wait_until
 
 
 def _utc(dt: datetime) -> datetime:
@@ -223,11 +224,11 @@ def test_continue_as_new_with_and_without_carrying_unprocessed_events(client, ma
     iid = client.schedule_new_orchestration(collects_events, input=[])
     client.wait_for_orchestration_start(iid, timeout=10)
     client.raise_orchestration_event(iid, "item", data=1)
-    _wait(lambda: any(type(e).__name__ == "TaskScheduledEvent" for e in client.get_orchestration_history(iid)))
+    wait_until(lambda: any(type(e).__name__ == "TaskScheduledEvent" for e in client.get_orchestration_history(iid)))
     # raised while the first execution waits in its activity: received but not processed by it
     client.raise_orchestration_event(iid, "item", data=2)
     client.raise_orchestration_event(iid, "item", data=3)
-    _wait(lambda: _inbox_delivered(client, iid))
+    wait_until(lambda: _inbox_delivered(client, iid))
     _gate.set()
     if save_events:
         state = client.wait_for_orchestration_completion(iid, timeout=10)
@@ -243,15 +244,6 @@ def _inbox_delivered(client, iid) -> bool:
     return len(raised) >= 3
 
 
-def _wait(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 def with_status(ctx, _):
     ctx.set_custom_status({"step": 1})
     yield ctx.wait_for_external_event("next")
@@ -262,7 +254,7 @@ def with_status(ctx, _):
 def test_custom_status_while_running_and_after_completion(client, make_worker):
     make_worker(orchestrators=[with_status])
     iid = client.schedule_new_orchestration(with_status)
-    _wait(lambda: client.get_orchestration_state(iid).serialized_custom_status)
+    wait_until(lambda: client.get_orchestration_state(iid).serialized_custom_status)
     assert json.loads(client.get_orchestration_state(iid).serialized_custom_status) == {"step": 1}
     client.raise_orchestration_event(iid, "next")
     state = client.wait_for_orchestration_completion(iid, timeout=10)

@@ -174,7 +174,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
 
     def keep_starting():
         i = 0
-        while not stop_starting.is_set():
+        while not stop_starting.is_set() and i < 200:  # bounded: the worker must keep up
             try:
                 acknowledged.append(client.schedule_new_orchestration(_chain, input=8, instance_id=f"load-{i}"))
             except Exception:
@@ -188,7 +188,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
         completed_before = wait_until(
             lambda: [
                 i
-                for i in list(acknowledged)
+                for i in list(acknowledged)[:40]
                 if (s := client.get_orchestration_state(i)) and s.runtime_status == OrchestrationStatus.COMPLETED
             ],
             timeout=30,
@@ -199,7 +199,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
         stop_starting.set()
         starter.join(timeout=30)
     finally:
-        worker.stop()
+        _abandon(worker)
         client.close()
         if proc.poll() is None:
             proc.kill()
@@ -226,6 +226,13 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
         client.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def _abandon(worker: TaskHubGrpcWorker) -> None:
+    """Stop a worker whose emulator was killed: the SDK's stop() can wait forever on a dead server."""
+    stopper = threading.Thread(target=worker.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=5)
 
 
 def _refused(db: str) -> subprocess.CompletedProcess:
