@@ -174,15 +174,18 @@ class EntityRules:
 
     # ------------------------------------------------------------------ processing the queue
 
-    def _owner_alive(self, owner: str) -> bool:
+    def _owner_alive(self, owner: str, execution: str | None = None) -> bool:
+        """The orchestration exists, is not finished and (if given) is still the same execution."""
         inst = self._store.get(owner)
+        if inst is not None and execution is not None and inst.execution_id != execution:
+            return False
         return inst is not None and not inst.is_terminal
 
     def _advance(self, entity: Entity) -> None:
         """Apply lock requests at the head of the queue; mark the entity ready if an operation can run."""
         while entity.locked_by is None and entity.queue and entity.queue[0].is_lock:
             message = entity.queue.popleft()
-            if self._owner_alive(message.owner):
+            if self._owner_alive(message.owner, message.parent_execution):
                 self._acquire(entity, message)
         if entity.lease is None and not entity.queued and self._runnable(entity):
             entity.queued = True
@@ -216,7 +219,8 @@ class EntityRules:
             forwarded = pb.EntityLockRequestedEvent()
             forwarded.CopyFrom(lock)
             forwarded.position = position
-            self._post(lock.lockSet[position], EntityMessage(lock=forwarded, owner=message.owner))
+            forward = EntityMessage(lock=forwarded, owner=message.owner, parent_execution=message.parent_execution)
+            self._post(lock.lockSet[position], forward)
             return
         owner = self._store.get(message.owner)
         granted = pb.EntityLockGrantedEvent(criticalSectionId=lock.criticalSectionId)
@@ -263,7 +267,8 @@ class EntityRules:
             )
             self._post(body.targetInstanceId.value, message)
         elif kind == "entityLockRequested":
-            self._post(body.lockSet[body.position], EntityMessage(lock=body, owner=inst.instance_id))
+            request = EntityMessage(lock=body, owner=inst.instance_id, parent_execution=inst.execution_id)
+            self._post(body.lockSet[body.position], request)
         elif kind == "entityUnlockSent":
             entity = self._entity(body.targetInstanceId.value, create=False)
             if entity is not None:
