@@ -381,3 +381,25 @@ def test_completions_without_token_are_matched_by_instance_and_task(backend, cli
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
     finally:
         raw.close()
+
+
+def test_tokenless_activity_result_goes_to_the_current_execution(backend, client):
+    """A replaced execution's unfinished activity lease must not swallow the new execution's result."""
+    raw = RawWorker(backend)
+    schedule = pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction(name="act"))
+    try:
+        for round_number in range(2):
+            if round_number:
+                policy = pb.OrchestrationIdReusePolicy(replaceableStatus=[pb.ORCHESTRATION_STATUS_RUNNING])
+                client.schedule_new_orchestration("replaced", instance_id="replaced", reuse_id_policy=policy)
+            else:
+                client.schedule_new_orchestration("replaced", instance_id="replaced")
+            item = raw.next()
+            raw.stub.CompleteOrchestratorTask(
+                pb.OrchestratorResponse(instanceId="replaced", actions=[schedule], completionToken=item.completionToken)
+            )
+            assert raw.next().HasField("activityRequest")
+        raw.stub.CompleteActivityTask(pb.ActivityResponse(instanceId="replaced", taskId=1))
+        assert raw.next().orchestratorRequest.newEvents[-1].HasField("taskCompleted")
+    finally:
+        raw.close()

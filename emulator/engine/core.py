@@ -621,11 +621,17 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst = self._store.get(instance_id)
             lease = inst.lease if inst is not None else None
         else:
+            # the current execution's work item; a replaced execution's stale lease must not take the result
+            inst = self._store.get(instance_id)
+            current = inst.execution_id if inst is not None else None
             lease = next(
                 (
                     x
                     for x in self._dispatch.leases.values()
-                    if x.kind == ACTIVITY and x.instance_id == instance_id and x.item.task_id == task_id
+                    if x.kind == ACTIVITY
+                    and x.instance_id == instance_id
+                    and x.item.task_id == task_id
+                    and x.execution_id == current
                 ),
                 None,
             )
