@@ -93,22 +93,30 @@ class Servicer:
         return await self._wait(req, COMPLETION)
 
     async def _wait(self, req: pb.GetInstanceRequest, until: str):
-        """Block until the condition holds; the client's deadline or cancellation ends the wait."""
+        """Block until the condition holds; the client's deadline or cancellation ends the wait.
+
+        An unknown (or purged-while-waiting) instance answers ``exists=false`` at once, as
+        GetInstance does: every SDK reads that as "not found" (Go's ErrInstanceNotFound, JS's
+        undefined, Python's None), whereas the Go client retries any error until its deadline.
+        """
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        state, waiter = self.engine.watch(
-            req.instanceId,
-            until,
-            req.getInputsAndOutputs,
-            lambda s: loop.call_soon_threadsafe(_resolve, fut, s),
-        )
+        try:
+            state, waiter = self.engine.watch(
+                req.instanceId,
+                until,
+                req.getInputsAndOutputs,
+                lambda s: loop.call_soon_threadsafe(_resolve, fut, s),
+            )
+        except InstanceNotFound:
+            return pb.GetInstanceResponse(exists=False)
         if waiter is not None:
             try:
                 state = await fut
             finally:
                 self.engine.unwatch(waiter)
             if state is None:
-                raise InstanceNotFound(req.instanceId)
+                return pb.GetInstanceResponse(exists=False)
         return pb.GetInstanceResponse(exists=True, orchestrationState=state)
 
     async def RaiseEvent(self, req: pb.RaiseEventRequest, context):

@@ -86,8 +86,6 @@ UNKNOWN_ID_REQUESTS = [
     ("ResumeInstance", pb.ResumeRequest(instanceId="ghost")),
     ("RewindInstance", pb.RewindInstanceRequest(instanceId="ghost")),
     ("RestartInstance", pb.RestartInstanceRequest(instanceId="ghost")),
-    ("WaitForInstanceStart", pb.GetInstanceRequest(instanceId="ghost")),
-    ("WaitForInstanceCompletion", pb.GetInstanceRequest(instanceId="ghost")),
     ("StreamInstanceHistory", pb.StreamInstanceHistoryRequest(instanceId="ghost")),
 ]
 

@@ -11,7 +11,7 @@ from durabletask.client import OrchestrationQuery, OrchestrationStatus
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import empty_pb2, wrappers_pb2
 
-from tests.helpers import raw_stub
+from tests.helpers import raw_stub, wait_until
 
 
 def echo(ctx, x):
@@ -124,14 +124,26 @@ def test_wait_for_start_honours_client_timeout(client):
         client.wait_for_orchestration_start(iid, timeout=0.5)
 
 
-def test_waits_for_unknown_instance_answer_not_found_promptly(backend):
+def test_waits_for_unknown_instance_answer_not_found_promptly(backend, client):
+    # exists=false, as GetInstance answers: the Go client turns it into ErrInstanceNotFound
+    # (and retries any error until its deadline), JS resolves undefined, Python returns None.
     stub = raw_stub(backend)
     for call in (stub.WaitForInstanceStart, stub.WaitForInstanceCompletion):
         started = time.monotonic()
-        with pytest.raises(grpc.RpcError) as err:
-            call(pb.GetInstanceRequest(instanceId="nobody"))  # no deadline at all, like the JS SDK
-        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        reply = call(pb.GetInstanceRequest(instanceId="nobody"))  # no deadline at all, like the JS SDK
+        assert not reply.exists and not reply.HasField("orchestrationState")
         assert time.monotonic() - started < 2
+    assert client.wait_for_orchestration_start("nobody", timeout=5) is None
+    assert client.wait_for_orchestration_completion("nobody", timeout=5) is None
+
+
+def test_wait_ends_not_found_when_the_instance_goes_away(backend, client):
+    iid = client.schedule_new_orchestration("no-worker-runs-this")
+    future = raw_stub(backend).WaitForInstanceCompletion.future(pb.GetInstanceRequest(instanceId=iid))
+    wait_until(lambda: backend.engine.waiter_count() == 1, what="the wait to be registered")
+    backend.reset()
+    reply = future.result(timeout=10)
+    assert not reply.exists
 
 
 def test_wait_without_deadline_returns_when_it_happens(backend, client, make_worker):
