@@ -10,6 +10,7 @@ import grpc
 import pytest
 from durabletask.client import OrchestrationStatus
 from durabletask.internal import orchestrator_service_pb2 as pb
+from google.protobuf import wrappers_pb2
 
 from tests.helpers import raw_stub, wait_until
 
@@ -263,6 +264,46 @@ def test_reuse_policy_rejects_status_not_listed(client, make_worker):
         )
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "COMPLETED" in err.value.details()
+
+
+def _legacy_policy(action: int, *statuses) -> pb.OrchestrationIdReusePolicy:
+    """The policy as durabletask-go 0.6 sends it: field 1 the statuses, field 2 (dropped since) the action."""
+    raw = b"".join(b"\x08" + bytes([s.value]) for s in statuses) + b"\x10" + bytes([action])
+    return pb.OrchestrationIdReusePolicy.FromString(raw)
+
+
+def test_legacy_reuse_action_ignore_keeps_the_running_instance(backend, client, make_worker):
+    make_worker(orchestrators=[waits])
+    client.schedule_new_orchestration(waits, input="first", instance_id="ign")
+    client.wait_for_orchestration_start("ign", timeout=10)
+    stub = raw_stub(backend)
+    again = pb.CreateInstanceRequest(
+        instanceId="ign", name="waits", orchestrationIdReusePolicy=_legacy_policy(1, OrchestrationStatus.RUNNING)
+    )
+    assert stub.StartInstance(again).instanceId == "ign"
+    state = client.get_orchestration_state("ign")
+    assert state.runtime_status == OrchestrationStatus.RUNNING and state.serialized_input == '"first"'
+    # Only the listed statuses are ignored; any other is refused as a duplicate, as durabletask-go did.
+    not_listed = pb.CreateInstanceRequest(
+        instanceId="ign", name="waits", orchestrationIdReusePolicy=_legacy_policy(1, OrchestrationStatus.COMPLETED)
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        stub.StartInstance(not_listed)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_legacy_reuse_action_terminate_replaces_the_running_instance(backend, client, make_worker):
+    make_worker(orchestrators=[waits, quick], activities=[echo])
+    client.schedule_new_orchestration(waits, instance_id="legacy-term")
+    client.wait_for_orchestration_start("legacy-term", timeout=10)
+    replace = pb.CreateInstanceRequest(
+        instanceId="legacy-term",
+        name="quick",
+        input=wrappers_pb2.StringValue(value='"new"'),
+        orchestrationIdReusePolicy=_legacy_policy(2, OrchestrationStatus.RUNNING),
+    )
+    raw_stub(backend).StartInstance(replace)
+    assert client.wait_for_orchestration_completion("legacy-term", timeout=10).serialized_output == '"new"'
 
 
 @pytest.mark.parametrize(

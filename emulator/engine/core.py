@@ -272,7 +272,17 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         instance_id = req.instanceId or uuid.uuid4().hex
         existing = self._store.get(instance_id)
         if existing is not None:
-            self._make_room(existing, set(req.orchestrationIdReusePolicy.replaceableStatus))
+            policy = req.orchestrationIdReusePolicy
+            statuses = set(policy.replaceableStatus)
+            if ev.legacy_reuse_action(policy) == ev.LEGACY_REUSE_IGNORE:
+                if existing.status in statuses:
+                    log.info(
+                        "start of %s ignored: the reuse policy says IGNORE for an instance that is %s",
+                        instance_id,
+                        ev.status_name(existing.status),
+                    )
+                    return instance_id
+            self._make_room(existing, statuses)
         start = pb.ExecutionStartedEvent(
             name=req.name,
             version=req.version if req.HasField("version") else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from durabletask.internal import orchestrator_service_pb2 as pb
-from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf import timestamp_pb2, unknown_fields, wrappers_pb2
 
 HistoryEvent = pb.HistoryEvent
 
@@ -33,6 +33,20 @@ def string_value(s: str | None) -> wrappers_pb2.StringValue | None:
 
 def bool_value(b: bool) -> wrappers_pb2.BoolValue:
     return wrappers_pb2.BoolValue(value=b)
+
+
+# The older policy shape (durabletask-go <= 0.6): field 1 lists the statuses the policy applies
+# to and field 2, since dropped from the proto, says what to do then: ERROR, IGNORE or TERMINATE.
+LEGACY_REUSE_IGNORE = 1
+LEGACY_REUSE_TERMINATE = 2
+
+
+def legacy_reuse_action(policy: pb.OrchestrationIdReusePolicy) -> int | None:
+    """The old ``action`` field of an ID reuse policy, or None when the client sent none."""
+    for field in unknown_fields.UnknownFieldSet(policy):
+        if field.field_number == 2 and field.wire_type == 0:
+            return field.data
+    return None
 
 
 def optional(msg, field: str) -> str | None:
