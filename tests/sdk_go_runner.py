@@ -1,0 +1,99 @@
+"""Runs the Go SDK's scenarios (tests/sdk/go, ``go test -json``) against an emulator; per-scenario results.
+
+``run_go_suite("localhost:4001")`` returns ``{"TestActivity": "pass", "TestTags": "unsupported", ...}``:
+one entry per top-level Go test, ``"pass"``, ``"fail"`` or ``"unsupported"`` (the test skipped itself
+with "not supported by SDK: ..."). The module cache and build cache are Go's own, so only the first
+run downloads and compiles the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+GO_SUITE = Path(__file__).parent / "sdk" / "go"
+SDK_MODULE = "github.com/microsoft/durabletask-go"
+UNSUPPORTED_MARK = "not supported by SDK"
+
+
+def sdk_version() -> str:
+    """The SDK version go.mod pins, e.g. ``v0.6.0``."""
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(SDK_MODULE)}\s+(\S+)", (GO_SUITE / "go.mod").read_text(), re.M)
+    return match.group(1) if match else "unknown"
+
+
+SDK = f"{SDK_MODULE} {sdk_version()}"
+
+
+def parse_go_test_json(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``(results, outputs)`` from ``go test -json`` output.
+
+    ``outputs`` maps each top-level test to its output (subtests included) and ``""`` to whatever
+    belongs to no test (build errors, the package summary, lines that are not JSON).
+    """
+    results: dict[str, str] = {}
+    outputs: dict[str, list[str]] = {"": []}
+    started: list[str] = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            outputs[""].append(line + "\n")
+            continue
+        if not isinstance(event, dict):
+            outputs[""].append(line + "\n")
+            continue
+        test = event.get("Test")
+        top = test.split("/", 1)[0] if test else ""
+        action = event.get("Action")
+        if action == "output" or action == "build-output":
+            outputs.setdefault(top, []).append(event.get("Output", ""))
+        elif not test:
+            continue
+        elif action == "run" and top == test:
+            started.append(test)
+        elif action in ("pass", "fail", "skip") and top == test:
+            if action == "skip":
+                said = "".join(outputs.get(test, []))
+                results[test] = "unsupported" if UNSUPPORTED_MARK in said else "fail"
+            else:
+                results[test] = action
+    for test in started:
+        # Started but never ended: the binary panicked or hit go test's -timeout.
+        results.setdefault(test, "fail")
+    return results, {name: "".join(parts) for name, parts in outputs.items()}
+
+
+def run_go_suite(address: str, *, outputs: dict[str, str] | None = None, timeout: float = 300) -> dict[str, str]:
+    """Run every Go scenario against the emulator at ``address`` (``host:port``).
+
+    Returns ``{scenario: "pass" | "fail" | "unsupported"}`` (empty if nothing ran, e.g. a build
+    error). If ``outputs`` is given it is filled with each scenario's output, and ``""`` with the
+    rest (build errors, go's own messages).
+    """
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError("Go (go) is not installed: the Go SDK suite needs it")
+    goflags = " ".join(f for f in (os.environ.get("GOFLAGS", ""), "-mod=mod") if f)
+    env = {**os.environ, "DTEMU_ADDRESS": address, "GOFLAGS": goflags}
+    cmd = [go, "test", "./...", "-count=1", "-json", "-parallel", "32", "-timeout", "180s"]
+    try:
+        proc = subprocess.run(cmd, cwd=GO_SUITE, env=env, capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        stdout, stderr = _text(exc.stdout), _text(exc.stderr) + f"\ngo test did not finish within {timeout} s\n"
+    results, per_test = parse_go_test_json(stdout)
+    if outputs is not None:
+        outputs.update(per_test)
+        outputs[""] = per_test.get("", "") + stderr
+    return results
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")
