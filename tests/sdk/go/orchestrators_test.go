@@ -16,13 +16,14 @@ func register() {
 		}
 	}
 	activities := map[string]task.Activity{
-		"Hello":  helloActivity,
-		"Add1":   add1Activity,
-		"Square": squareActivity,
-		"Gate":   gateActivity,
-		"Fail":   failActivity,
-		"Panic":  panicActivity,
-		"Flaky":  flakyActivity,
+		"Hello":     helloActivity,
+		"Add1":      add1Activity,
+		"Square":    squareActivity,
+		"Gate":      gateActivity,
+		"Fail":      failActivity,
+		"FailEmpty": failEmptyActivity,
+		"Panic":     panicActivity,
+		"Flaky":     flakyActivity,
 	}
 	for name, a := range activities {
 		must(registry.AddActivityN(name, a))
@@ -94,6 +95,11 @@ func failActivity(ctx task.ActivityContext) (any, error) {
 		return nil, err
 	}
 	return nil, errors.New(msg)
+}
+
+// failEmptyActivity fails with an empty error message: still a failure, never a result.
+func failEmptyActivity(task.ActivityContext) (any, error) {
+	return nil, errors.New("")
 }
 
 func panicActivity(task.ActivityContext) (any, error) {

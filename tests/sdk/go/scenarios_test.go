@@ -228,12 +228,14 @@ func TestActivityFailure(t *testing.T) {
 	caught := start(t, ctx, "CatchesFailing", api.WithInput("Fail"), api.WithInstanceID(newID(t, "caught")))
 	panicked := start(t, ctx, "CatchesFailing", api.WithInput("Panic"), api.WithInstanceID(newID(t, "panic")))
 	missing := start(t, ctx, "CatchesFailing", api.WithInput("NotRegistered"), api.WithInstanceID(newID(t, "missing")))
+	empty := start(t, ctx, "CatchesFailing", api.WithInput("FailEmpty"), api.WithInstanceID(newID(t, "empty")))
 
 	expectStatus(t, waitDone(t, ctx, uncaught), api.RUNTIME_STATUS_FAILED)
 	for id, want := range map[api.InstanceID]string{
 		caught:   "caught: task failed with an error: kaboom",
 		panicked: "caught: task failed with an error: panic: ouch",
 		missing:  "caught: task failed with an error: no task activity named 'NotRegistered' was registered",
+		empty:    "caught: task failed with an error: ",
 	} {
 		md := waitDone(t, ctx, id)
 		expectStatus(t, md, api.RUNTIME_STATUS_COMPLETED)
