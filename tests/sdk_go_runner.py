@@ -28,6 +28,51 @@ def sdk_version() -> str:
 
 SDK = f"{SDK_MODULE} {sdk_version()}"
 
+# Each Go scenario (a top-level test) under its feature key in tests/sdk_matrix.py.
+FEATURES = {
+    "TestActivity": "activity",
+    "TestActivityChain": "chain",
+    "TestFanOutFanIn": "fan-out",
+    "TestSubOrchestration": "sub-orchestration",
+    "TestSubOrchestrationFailure": "sub-orchestration-failure",
+    "TestExternalEventBeforeWait": "external-event",
+    "TestExternalEventAfterWait": "external-event",
+    "TestExternalEventsInOrder": "external-event",
+    "TestRaiseEventUnknownInstance": "external-event",
+    "TestExternalEventTimeout": "event-timeout",
+    "TestDurableTimer": "timer",
+    "TestContinueAsNew": "continue-as-new",
+    "TestContinueAsNewKeepsUnprocessedEvents": "continue-as-new",
+    "TestActivityFailure": "activity-failure",
+    "TestOrchestratorFailure": "activity-failure",
+    "TestClientFailureDetails": "activity-failure",
+    "TestActivityRetries": "retry",
+    "TestSubOrchestrationRetries": "retry",
+    "TestTerminate": "terminate",
+    "TestTerminateRecursive": "terminate",
+    "TestSuspendResume": "suspend-resume",
+    "TestTerminateSuspended": "suspend-resume",
+    "TestCustomStatus": "custom-status",
+    "TestPurge": "purge",
+    "TestPurgeRecursive": "purge",
+    "TestPurgeByFilter": "purge",
+    "TestQueryInstances": "query",
+    "TestFetchUnknownInstance": "query",
+    "TestWaitForStart": "wait",
+    "TestWaitForStartUnknownInstance": "wait",
+    "TestWaitForCompletionUnknownInstance": "wait",
+    "TestDuplicateInstanceID": "duplicate-id",
+    "TestReuseIDTerminate": "duplicate-id",
+    "TestReuseIDTerminateWhileActivityRuns": "duplicate-id",
+    "TestReuseIDIgnore": "duplicate-id",
+    "TestScheduledStart": "scheduled-start",
+    "TestTags": "tags",
+    "TestRestartInstance": "restart",
+    "TestRewindInstance": "rewind",
+    "TestEntities": "entities",
+    "TestSendEventBetweenOrchestrations": "send-event",
+}
+
 
 def parse_go_test_json(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     """``(results, outputs)`` from ``go test -json`` output.
