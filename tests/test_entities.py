@@ -555,13 +555,21 @@ def test_query_entities_pages_with_continuation_tokens(backend, client, make_wor
     assert [str(e.id) for e in sdk_paged] == [f"@counter@page{i}" for i in range(5)]
 
 
+def adds_then_deletes(ctx, _):
+    """Calls (not signals) so that the orchestration ends only after both operations ran."""
+    deleted = EntityId("counter", "deleted")
+    yield ctx.call_entity(deleted, "add", 1)
+    yield ctx.call_entity(deleted, "delete")
+
+
 def test_query_entities_include_transient(client, make_worker):
-    make_worker(entities=[counter])
-    alive, deleted = EntityId("counter", "alive"), EntityId("counter", "deleted")
+    make_worker(orchestrators=[adds_then_deletes], entities=[counter])
+    alive = EntityId("counter", "alive")
     client.signal_entity(alive, "add", 1)
-    client.signal_entity(deleted, "add", 1)
-    client.signal_entity(deleted, "delete")
-    wait_until(lambda: _state(client, alive) == 1 and client.get_entity(deleted) is None, what="one deleted")
+    # Waiting for "no state" alone would also hold before the first add ran (a race).
+    done = client.wait_for_orchestration_completion(client.schedule_new_orchestration(adds_then_deletes), timeout=10)
+    assert done.runtime_status == OrchestrationStatus.COMPLETED, done.failure_details
+    wait_until(lambda: _state(client, alive) == 1, what="the signalled entity's state")
     assert [str(e.id) for e in client.get_all_entities(EntityQuery())] == ["@counter@alive"]
     transient = client.get_all_entities(EntityQuery(include_transient=True))
     assert sorted(str(e.id) for e in transient) == ["@counter@alive", "@counter@deleted"]
