@@ -12,8 +12,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
+
+from tests.sdk_process import run_suite_command
 
 GO_SUITE = Path(__file__).parent / "sdk" / "go"
 SDK_MODULE = "github.com/microsoft/durabletask-go"
@@ -126,19 +127,9 @@ def run_go_suite(address: str, *, outputs: dict[str, str] | None = None, timeout
     goflags = " ".join(f for f in (os.environ.get("GOFLAGS", ""), "-mod=mod") if f)
     env = {**os.environ, "DTEMU_ADDRESS": address, "GOFLAGS": goflags}
     cmd = [go, "test", "./...", "-count=1", "-json", "-parallel", "32", "-timeout", "180s"]
-    try:
-        proc = subprocess.run(cmd, cwd=GO_SUITE, env=env, capture_output=True, text=True, timeout=timeout)
-        stdout, stderr = proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        stdout, stderr = _text(exc.stdout), _text(exc.stderr) + f"\ngo test did not finish within {timeout} s\n"
+    stdout, stderr = run_suite_command(cmd, GO_SUITE, env, timeout)
     results, per_test = parse_go_test_json(stdout)
     if outputs is not None:
         outputs.update(per_test)
         outputs[""] = per_test.get("", "") + stderr
     return results
-
-
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    return data if isinstance(data, str) else data.decode(errors="replace")

@@ -11,9 +11,11 @@ from tests.sdk_java_runner import SDK, run_java_suite
 @pytest.mark.sdk
 @pytest.mark.timeout(600)
 def test_java_sdk_scenarios():
+    outputs: dict[str, str] = {}
     with InMemoryOrchestrationBackend(port=0) as backend:
-        results, output = run_java_suite(backend.port)
-    assert results, f"no scenario ran ({SDK}):\n{output[-3000:]}"
-    failed = {name: outcome for name, outcome in results.items() if outcome != "pass"}
-    assert not failed, f"{len(failed)} of {len(results)} Java scenarios failed: {failed}\n{output[-3000:]}"
-    assert len(results) >= 20
+        results = run_java_suite(backend.address, outputs=outputs)
+    assert results, f"no Java scenario ran ({SDK}):\n{outputs.get('', '')[-3000:]}"
+    failed = sorted(name for name, outcome in results.items() if outcome == "fail")
+    details = "\n\n".join(f"--- {name}\n{outputs.get(name, '')[-2000:]}" for name in failed)
+    assert not failed, f"{len(failed)} of {len(results)} Java scenarios failed ({SDK}): {failed}\n\n{details}"
+    assert sum(outcome == "pass" for outcome in results.values()) >= 47

@@ -6,6 +6,7 @@ import re
 
 from tests.sdk_go_runner import FEATURES as GO_FEATURES
 from tests.sdk_go_runner import GO_SUITE
+from tests.sdk_java_runner import JAVA_SUITE
 from tests.sdk_matrix import FEATURE_KEYS, build_matrix, prefix_feature, to_markdown
 
 
@@ -23,6 +24,13 @@ def test_every_go_scenario_has_a_feature():
     assert names, "no Go scenarios found"
     assert names <= set(GO_FEATURES), f"Go scenarios without a feature key: {sorted(names - set(GO_FEATURES))}"
     assert set(GO_FEATURES.values()) <= FEATURE_KEYS
+
+
+def test_every_java_scenario_has_a_feature():
+    source = (JAVA_SUITE / "src" / "test" / "java" / "emulator" / "ScenariosTest.java").read_text()
+    names = re.findall(r"@Test\s+(?:@\w+\([^)]*\)\s+)*void (\w+)\(", source)
+    assert len(names) >= 50
+    assert [n for n in names if prefix_feature("__")(n) is None] == []
 
 
 def test_build_matrix_counts_and_reasons():
