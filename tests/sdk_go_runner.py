@@ -72,6 +72,8 @@ FEATURES = {
     "TestRewindInstance": "rewind",
     "TestEntities": "entities",
     "TestSendEventBetweenOrchestrations": "send-event",
+    "TestHistory": "history",
+    "TestWorkItemFilters": "work-item-filters",
 }
 
 
