@@ -345,3 +345,19 @@ def test_start_time_in_the_past_starts_now(backend, client, make_worker):
     assert state.serialized_output == '"Hello, epoch!"'
     started = [e for e in client.get_orchestration_history("epoch") if type(e).__name__ == "OrchestratorStartedEvent"]
     assert abs((_utc(started[0].timestamp) - datetime.now(timezone.utc)).total_seconds()) < 60
+
+
+def sends_event(ctx, target):
+    ctx.send_event(target, "approval", data="from an orchestration")
+    return "sent"
+
+
+def test_send_event_from_one_orchestration_to_another(client, make_worker):
+    make_worker(orchestrators=[only_waits, sends_event])
+    target = client.schedule_new_orchestration(only_waits)
+    client.wait_for_orchestration_start(target, timeout=10)
+    sender = client.schedule_new_orchestration(sends_event, input=target)
+    assert client.wait_for_orchestration_completion(sender, timeout=10).serialized_output == '"sent"'
+    state = client.wait_for_orchestration_completion(target, timeout=10)
+    assert state.runtime_status == OrchestrationStatus.COMPLETED
+    assert state.serialized_output == '"from an orchestration"'
