@@ -345,6 +345,14 @@ def test_start_time_in_the_past_starts_now(backend, client, make_worker):
     assert state.serialized_output == '"Hello, epoch!"'
     started = [e for e in client.get_orchestration_history("epoch") if type(e).__name__ == "OrchestratorStartedEvent"]
     assert abs((_utc(started[0].timestamp) - datetime.now(timezone.utc)).total_seconds()) < 60
+    # The past start time is not recorded: history and state say nothing of 1970.
+    with grpc.insecure_channel(backend.address) as channel:
+        stub = stubs.TaskHubSidecarServiceStub(channel)
+        chunks = stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId="epoch"))
+        first = next(e for c in chunks for e in c.events if e.HasField("executionStarted"))
+        assert not first.executionStarted.HasField("scheduledStartTimestamp")
+        reply = stub.GetInstance(pb.GetInstanceRequest(instanceId="epoch"))
+        assert not reply.orchestrationState.HasField("scheduledStartTimestamp")
 
 
 def sends_event(ctx, target):

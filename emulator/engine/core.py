@@ -291,7 +291,9 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
             parentTraceContext=req.parentTraceContext if req.HasField("parentTraceContext") else None,
         )
         start_at = None
-        if req.HasField("scheduledStartTimestamp"):
+        # A start time at or before now means "now" (the JS SDK sends the epoch when none was
+        # given); only a future one is recorded, so history does not claim a start in 1970.
+        if req.HasField("scheduledStartTimestamp") and ev.seconds(req.scheduledStartTimestamp) > self._now():
             start_at = ev.seconds(req.scheduledStartTimestamp)
             start.scheduledStartTimestamp.CopyFrom(req.scheduledStartTimestamp)
         self._create(instance_id, start, start_at)
