@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from pathlib import Path
 
 
 def run_suite_command(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[str, str]:
-    """``(stdout, stderr)`` of ``cmd``; past ``timeout`` the process is killed and stderr says so."""
+    """``(stdout, stderr)`` of ``cmd``; past ``timeout`` its whole process group is killed and stderr says so.
+
+    The group matters: ``node --test`` runs each file in a child process, ``go test`` runs the test
+    binary, Maven forks Surefire; killing only the command would leave those running.
+    """
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-        return proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        note = f"\n{cmd[0]} did not finish within {timeout} s\n"
-        return _text(exc.stdout), _text(exc.stderr) + note
-
-
-def _text(data: bytes | str | None) -> str:
-    # TimeoutExpired carries bytes even when the run asked for text.
-    if data is None:
-        return ""
-    return data if isinstance(data, str) else data.decode(errors="replace")
+        return proc.communicate(timeout=max(timeout, 1))
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        stdout, stderr = proc.communicate()
+        return stdout, stderr + f"\n{' '.join(cmd)} did not finish within {timeout:.0f} s\n"

@@ -1,0 +1,154 @@
+"""Runs the JavaScript SDK's scenarios (tests/sdk/js, ``node --test``) against an emulator; per-scenario results.
+
+``run_js_suite("localhost:4001")`` returns ``{"activity: one activity; ...": "pass", ...}``: one entry per
+scenario (a test directly inside a file's top-level ``describe``), ``"pass"``, ``"fail"`` or
+``"unsupported"`` (the scenario skipped itself with "not supported by SDK: ..."). The suite's node
+packages are installed with ``npm ci`` when ``node_modules`` is missing or older than
+``package-lock.json``, so a fresh clone works.
+
+Two files run one after the other, each in its own ``node --test``: ``scenarios.test.js`` (the
+scenarios, concurrently, on one worker) and then ``solo.test.js`` (scenarios that need the emulator
+to themselves: work-item filters, purge by filter, cleaning entity storage). ``reporter.js``
+writes one JSON object per line, which :func:`parse_reporter_output` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from tests.sdk_process import run_suite_command
+
+JS_SUITE = Path(__file__).parent / "sdk" / "js"
+SDK_PACKAGE = "@microsoft/durabletask-js"
+UNSUPPORTED_MARK = "not supported by SDK"
+#: In this order: solo.test.js must run after every other scenario's worker has gone.
+TEST_FILES = ("scenarios.test.js", "solo.test.js")
+
+
+def sdk_version() -> str:
+    """The SDK version package.json pins, e.g. ``0.4.0``."""
+    try:
+        package = json.loads((JS_SUITE / "package.json").read_text())
+        return package["dependencies"][SDK_PACKAGE]
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
+SDK = f"{SDK_PACKAGE} {sdk_version()}"
+
+
+def _installed_at() -> float | None:
+    """When node_modules was last installed (npm's hidden lockfile), or None if it is not."""
+    for marker in (JS_SUITE / "node_modules" / ".package-lock.json", JS_SUITE / "node_modules"):
+        if marker.exists():
+            return marker.stat().st_mtime
+    return None
+
+
+def ensure_node_modules(npm: str, timeout: float = 300) -> None:
+    """``npm ci`` in tests/sdk/js if node_modules is missing or older than package-lock.json."""
+    installed = _installed_at()
+    if installed is not None and installed >= (JS_SUITE / "package-lock.json").stat().st_mtime:
+        return
+    cmd = [npm, "ci", "--no-audit", "--no-fund"]
+    try:
+        proc = subprocess.run(cmd, cwd=JS_SUITE, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} did not finish within {timeout} s") from exc
+    if proc.returncode != 0:
+        said = proc.stdout[-3000:] + proc.stderr[-3000:]
+        raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} failed (exit {proc.returncode}):\n{said}")
+
+
+def _scenario_output(record: dict) -> str:
+    lines = [f"{d}\n" for d in record.get("diagnostics") or []]
+    took = record.get("duration_ms")
+    took = f" ({took:.0f} ms)" if isinstance(took, (int, float)) else ""
+    outcome = record.get("outcome")
+    if outcome == "fail":
+        lines.append(f"--- FAIL: {record.get('name')}{took}\n{record.get('error') or ''}\n")
+    elif outcome == "skip":
+        lines.append(f"--- SKIP: {record.get('name')}: {record.get('skip') or ''}\n")
+    else:
+        lines.append(f"--- PASS: {record.get('name')}{took}\n")
+    return "".join(lines)
+
+
+def parse_reporter_output(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``(results, outputs)`` from reporter.js's JSON lines.
+
+    ``outputs`` maps each scenario to its output (its diagnostics, then its error) and ``""`` to
+    whatever belongs to no scenario (SDK logs on stderr, load errors, node's summary, lines that
+    are not JSON). A scenario that started but never ended (node was killed) is a ``"fail"``.
+    """
+    results: dict[str, str] = {}
+    outputs: dict[str, list[str]] = {"": []}
+    started: list[str] = []
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            outputs[""].append(line + "\n")
+            continue
+        if not isinstance(record, dict):
+            outputs[""].append(line + "\n")
+            continue
+        kind, name = record.get("kind"), record.get("name")
+        if kind == "started" and name:
+            started.append(name)
+        elif kind == "scenario" and name:
+            outcome = record.get("outcome")
+            if outcome == "skip":
+                results[name] = "unsupported" if UNSUPPORTED_MARK in (record.get("skip") or "") else "fail"
+            else:
+                results[name] = "pass" if outcome == "pass" else "fail"
+            outputs.setdefault(name, []).append(_scenario_output(record))
+        elif kind == "output":
+            outputs[""].append(str(record.get("text", "")))
+        else:
+            outputs[""].append(line + "\n")
+    for name in started:
+        if name not in results:
+            results[name] = "fail"
+            outputs.setdefault(name, []).append(f"--- FAIL: {name}: started but never finished (node was stopped)\n")
+    return results, {name: "".join(parts) for name, parts in outputs.items()}
+
+
+def _run_file(node: str, test_file: str, env: dict[str, str], timeout: float) -> tuple[str, str]:
+    """``(stdout, stderr)`` of ``node --test`` on one file."""
+    reporter = [f"--test-reporter={JS_SUITE / 'reporter.js'}", "--test-reporter-destination=stdout"]
+    return run_suite_command([node, "--test", "--test-concurrency=1", *reporter, test_file], JS_SUITE, env, timeout)
+
+
+def run_js_suite(address: str, *, outputs: dict[str, str] | None = None, timeout: float = 300) -> dict[str, str]:
+    """Run every JavaScript scenario against the emulator at ``address`` (``host:port``).
+
+    Returns ``{scenario: "pass" | "fail" | "unsupported"}`` (empty if nothing ran, e.g. a load
+    error). If ``outputs`` is given it is filled with each scenario's output, and ``""`` with the
+    rest (SDK warnings and errors, node's own messages).
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        raise RuntimeError(f"Node.js ({missing}) is not installed: the JavaScript SDK suite needs node and npm")
+    deadline = time.monotonic() + timeout
+    ensure_node_modules(npm, timeout=timeout)
+    env = {**os.environ, "DTEMU_ADDRESS": address}
+    env.pop("NODE_OPTIONS", None)
+    results: dict[str, str] = {}
+    collected: dict[str, str] = {"": ""}
+    for test_file in TEST_FILES:
+        stdout, stderr = _run_file(node, test_file, env, deadline - time.monotonic())
+        file_results, file_outputs = parse_reporter_output(stdout)
+        results.update(file_results)
+        rest = file_outputs.pop("", "")
+        collected.update(file_outputs)
+        collected[""] += f"=== node --test {test_file}\n{rest}{stderr}"
+    if outputs is not None:
+        outputs.update(collected)
+    return results
