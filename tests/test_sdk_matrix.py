@@ -7,6 +7,7 @@ import re
 from tests.sdk_go_runner import FEATURES as GO_FEATURES
 from tests.sdk_go_runner import GO_SUITE
 from tests.sdk_java_runner import JAVA_SUITE
+from tests.sdk_js_runner import JS_SUITE
 from tests.sdk_matrix import FEATURE_KEYS, build_matrix, prefix_feature, to_markdown
 
 
@@ -31,6 +32,14 @@ def test_every_java_scenario_has_a_feature():
     names = re.findall(r"@Test\s+(?:@\w+\([^)]*\)\s+)*void (\w+)\(", source)
     assert len(names) >= 50
     assert [n for n in names if prefix_feature("__")(n) is None] == []
+
+
+def test_every_js_scenario_has_a_feature():
+    names = []
+    for source in JS_SUITE.glob("*.test.js"):
+        names += re.findall(r"""scenario\(\s*["'`]([^"'`]*)""", source.read_text())
+    assert len(names) >= 60
+    assert [n for n in names if prefix_feature(":")(n) is None] == []
 
 
 def test_build_matrix_counts_and_reasons():
