@@ -369,3 +369,65 @@ def test_send_event_from_one_orchestration_to_another(client, make_worker):
     state = client.wait_for_orchestration_completion(target, timeout=10)
     assert state.runtime_status == OrchestrationStatus.COMPLETED
     assert state.serialized_output == '"from an orchestration"'
+
+
+def fails_with(ctx, message):
+    raise ValueError(message)
+
+
+def calls_failing(ctx, message):
+    return (yield ctx.call_activity(fails_with, input=message))
+
+
+def catches_failing(ctx, message):
+    try:
+        yield ctx.call_activity(fails_with, input=message)
+    except task.TaskFailedError as e:
+        return {"type": e.details.error_type, "message": e.details.message}
+    return "the activity did not fail"
+
+
+def test_uncaught_activity_failure_fails_the_orchestration_with_details(client, make_worker):
+    make_worker(orchestrators=[calls_failing], activities=[fails_with])
+    state = client.wait_for_orchestration_completion(client.schedule_new_orchestration(calls_failing, input="kaboom"))
+    assert state.runtime_status == OrchestrationStatus.FAILED
+    assert state.failure_details.error_type == "durabletask.task.TaskFailedError"
+    assert "kaboom" in state.failure_details.message
+
+
+@pytest.mark.parametrize("message", ["kaboom", ""], ids=["message", "empty-message"])
+def test_activity_failure_reaches_the_orchestrator_even_with_an_empty_message(client, make_worker, message):
+    make_worker(orchestrators=[catches_failing], activities=[fails_with])
+    iid = client.schedule_new_orchestration(catches_failing, input=message)
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+    assert json.loads(state.serialized_output) == {"type": "builtins.ValueError", "message": message}
+
+
+def failing_child(ctx, message):
+    raise ValueError(message)
+
+
+def catches_failing_child(ctx, message):
+    try:
+        yield ctx.call_sub_orchestrator(failing_child, input=message, instance_id=f"{ctx.instance_id}-child")
+    except task.TaskFailedError as e:
+        return {"type": e.details.error_type, "message": e.details.message, "stack": e.details.stack_trace}
+    return "the child did not fail"
+
+
+@pytest.mark.parametrize("message", ["child broke", ""], ids=["message", "empty-message"])
+def test_failing_child_details_reach_the_parent_unchanged(client, make_worker, message):
+    make_worker(orchestrators=[catches_failing_child, failing_child])
+    iid = client.schedule_new_orchestration(catches_failing_child, input=message)
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+    child = client.get_orchestration_state(f"{iid}-child")
+    assert child.runtime_status == OrchestrationStatus.FAILED
+    seen = json.loads(state.serialized_output)
+    assert seen == {
+        "type": child.failure_details.error_type,
+        "message": child.failure_details.message,
+        "stack": child.failure_details.stack_trace,
+    }
+    assert seen["type"] == "builtins.ValueError" and seen["message"] == message
