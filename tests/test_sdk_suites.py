@@ -1,0 +1,30 @@
+"""The JavaScript, Java and Go Durable Task SDKs run their features against the emulator.
+
+Each suite is a real client and worker of that SDK (tests/sdk/<language>) against an emulator on a
+free port; ``scripts/sdk-matrix`` runs the same suites and prints the SDK × feature matrix.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sdk_matrix import Suite, all_suites, build_matrix, run_suite
+
+# Fewer passing scenarios than this means scenarios stopped running, not that they failed.
+MIN_PASSED = {"js": 60, "java": 47, "go": 33}
+
+
+@pytest.mark.sdk
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.key)
+def test_sdk_scenarios(suite: Suite):
+    results, outputs = run_suite(suite)
+    assert results, f"no {suite.language} scenario ran ({suite.sdk}):\n{outputs.get('', '')[-3000:]}"
+    failed = sorted(name for name, outcome in results.items() if outcome == "fail")
+    details = "\n\n".join(f"--- {name}\n{outputs.get(name, '')[-2000:]}" for name in failed)
+    assert not failed, (
+        f"{len(failed)} of {len(results)} {suite.language} scenarios failed ({suite.sdk}): {failed}\n\n{details}"
+    )
+    assert sum(outcome == "pass" for outcome in results.values()) >= MIN_PASSED[suite.key]
+    _, unmapped = build_matrix(results, outputs, suite.feature_of)
+    assert unmapped == [], f"{suite.language} scenarios with no feature key: {unmapped}"
