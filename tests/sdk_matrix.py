@@ -136,12 +136,12 @@ def all_suites() -> list[Suite]:
     ]
 
 
-def run_suite(suite: Suite) -> tuple[dict[str, str], dict[str, str]]:
-    """Run one suite against a fresh emulator on a free port."""
+def run_suite(suite: Suite, db_path: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Run one suite against a fresh emulator on a free port (with the SQLite store if ``db_path``)."""
     from emulator import InMemoryOrchestrationBackend
 
     outputs: dict[str, str] = {}
-    with InMemoryOrchestrationBackend(port=0) as backend:
+    with InMemoryOrchestrationBackend(port=0, db_path=db_path) as backend:
         try:
             results = suite.run(backend.address, outputs=outputs)
         except RuntimeError as error:  # a missing toolchain: report it as a suite that ran nothing

@@ -16,9 +16,10 @@ MIN_PASSED = {"js": 60, "java": 47, "go": 33}
 
 @pytest.mark.sdk
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
 @pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.key)
-def test_sdk_scenarios(suite: Suite):
-    results, outputs = run_suite(suite)
+def test_sdk_scenarios(suite: Suite, store: str, tmp_path):
+    results, outputs = run_suite(suite, db_path=str(tmp_path / "emulator.db") if store == "sqlite" else None)
     assert results, f"no {suite.language} scenario ran ({suite.sdk}):\n{outputs.get('', '')[-3000:]}"
     failed = sorted(name for name, outcome in results.items() if outcome == "fail")
     details = "\n\n".join(f"--- {name}\n{outputs.get(name, '')[-2000:]}" for name in failed)
