@@ -292,6 +292,23 @@ def test_legacy_reuse_action_ignore_keeps_the_running_instance(backend, client, 
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
+@pytest.mark.parametrize("action", [1, 2], ids=["IGNORE", "TERMINATE"])
+def test_legacy_reuse_action_refuses_a_finished_instance_it_does_not_list(backend, client, make_worker, action):
+    make_worker(orchestrators=[waits])
+    client.schedule_new_orchestration(waits, input="kept", instance_id="legacy-unlisted")
+    client.wait_for_orchestration_start("legacy-unlisted", timeout=10)
+    client.terminate_orchestration("legacy-unlisted")
+    client.wait_for_orchestration_completion("legacy-unlisted", timeout=10)
+    again = pb.CreateInstanceRequest(
+        instanceId="legacy-unlisted", name="waits", orchestrationIdReusePolicy=_legacy_policy(action)
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        raw_stub(backend).StartInstance(again)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS and "TERMINATED" in err.value.details()
+    state = client.get_orchestration_state("legacy-unlisted")
+    assert state.runtime_status == OrchestrationStatus.TERMINATED and state.serialized_input == '"kept"'
+
+
 def test_legacy_reuse_action_terminate_replaces_the_running_instance(backend, client, make_worker):
     make_worker(orchestrators=[waits, quick], activities=[echo])
     client.schedule_new_orchestration(waits, instance_id="legacy-term")

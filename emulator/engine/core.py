@@ -274,8 +274,12 @@ class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
         if existing is not None:
             policy = req.orchestrationIdReusePolicy
             statuses = set(policy.replaceableStatus)
-            if ev.legacy_reuse_action(policy) == ev.LEGACY_REUSE_IGNORE:
-                if existing.status in statuses:
+            action = ev.legacy_reuse_action(policy)
+            if action is not None:
+                # The older shape acts only on the statuses it lists; any other is a duplicate.
+                if existing.status not in statuses:
+                    raise InstanceAlreadyExists(instance_id, ev.status_name(existing.status))
+                if action == ev.LEGACY_REUSE_IGNORE:
                     log.info(
                         "start of %s ignored: the reuse policy says IGNORE for an instance that is %s",
                         instance_id,
