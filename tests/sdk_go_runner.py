@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from tests.sdk_process import run_suite_command
+from tests.sdk_process import note_bad_exit, run_suite_command
 
 GO_SUITE = Path(__file__).parent / "sdk" / "go"
 SDK_MODULE = "github.com/microsoft/durabletask-go"
@@ -77,6 +77,14 @@ FEATURES = {
 }
 
 
+def declared_scenarios() -> list[str]:
+    """Every top-level test the suite's sources define (the scenarios a run must report)."""
+    names: list[str] = []
+    for source in sorted(GO_SUITE.glob("*_test.go")):
+        names += re.findall(r"^func (Test\w+)\(t \*testing\.T\)", source.read_text(), re.M)
+    return names
+
+
 def parse_go_test_json(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     """``(results, outputs)`` from ``go test -json`` output.
 
@@ -126,12 +134,14 @@ def run_go_suite(address: str, *, outputs: dict[str, str] | None = None, timeout
     go = shutil.which("go")
     if go is None:
         raise RuntimeError("Go (go) is not installed: the Go SDK suite needs it")
-    goflags = " ".join(f for f in (os.environ.get("GOFLAGS", ""), "-mod=mod") if f)
+    # readonly: the committed go.mod/go.sum say exactly what to fetch, and are never rewritten.
+    goflags = " ".join(f for f in (os.environ.get("GOFLAGS", ""), "-mod=readonly") if f)
     env = {**os.environ, "DTEMU_ADDRESS": address, "GOFLAGS": goflags}
     cmd = [go, "test", "./...", "-count=1", "-json", "-parallel", "32", "-timeout", "180s"]
-    stdout, stderr = run_suite_command(cmd, GO_SUITE, env, timeout)
-    results, per_test = parse_go_test_json(stdout)
+    run = run_suite_command(cmd, GO_SUITE, env, timeout)
+    results, per_test = parse_go_test_json(run.stdout)
+    per_test[""] = per_test.get("", "") + run.stderr
+    note_bad_exit(results, per_test, "go test", run)
     if outputs is not None:
         outputs.update(per_test)
-        outputs[""] = per_test.get("", "") + stderr
     return results

@@ -8,15 +8,23 @@ JUnit test, ``"pass"``, ``"fail"`` or ``"unsupported"`` (a test disabled with "n
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.sdk_process import run_suite_command
+from tests.sdk_process import note_bad_exit, run_suite_command
 
 JAVA_SUITE = Path(__file__).parent / "sdk" / "java"
 SDK = "com.microsoft:durabletask-client 1.5.0"
 UNSUPPORTED_MARK = "not supported by SDK"
+
+
+def declared_scenarios() -> list[str]:
+    """Every @Test method of the suite (the scenarios a run must report), disabled ones included."""
+    source = (JAVA_SUITE / "src" / "test" / "java" / "emulator" / "ScenariosTest.java").read_text()
+    annotation = r'@\w+(?:\((?:"(?:[^"\\]|\\.)*"|[^)"])*\))?\s+'
+    return re.findall(rf"@Test\s+(?:{annotation})*void (\w+)\(", source)
 
 
 def parse_surefire_reports(reports: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -56,9 +64,10 @@ def run_java_suite(address: str, *, outputs: dict[str, str] | None = None, timeo
     reports = JAVA_SUITE / "target" / "surefire-reports"
     shutil.rmtree(reports, ignore_errors=True)
     env = {**os.environ, "DTEMU_PORT": port}
-    stdout, stderr = run_suite_command([mvn, "-B", "-q", "test"], JAVA_SUITE, env, timeout)
+    run = run_suite_command([mvn, "-B", "-q", "test"], JAVA_SUITE, env, timeout)
     results, per_test = parse_surefire_reports(reports)
+    per_test[""] = run.stdout + run.stderr
+    note_bad_exit(results, per_test, "mvn test", run)
     if outputs is not None:
         outputs.update(per_test)
-        outputs[""] = stdout + stderr
     return results

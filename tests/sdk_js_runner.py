@@ -16,18 +16,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from tests.sdk_process import run_suite_command
+from tests.sdk_process import CommandRun, note_bad_exit, run_suite_command
 
 JS_SUITE = Path(__file__).parent / "sdk" / "js"
 SDK_PACKAGE = "@microsoft/durabletask-js"
 UNSUPPORTED_MARK = "not supported by SDK"
 #: In this order: solo.test.js must run after every other scenario's worker has gone.
 TEST_FILES = ("scenarios.test.js", "solo.test.js")
+
+
+def declared_scenarios() -> list[str]:
+    """The name of every ``scenario(...)`` in the test files; ``${...}`` stands for any text."""
+    names: list[str] = []
+    for test_file in TEST_FILES:
+        names += re.findall(r"""scenario\(\s*["'`]([^"'`]*)""", (JS_SUITE / test_file).read_text())
+    return names
 
 
 def sdk_version() -> str:
@@ -56,13 +64,10 @@ def ensure_node_modules(npm: str, timeout: float = 300) -> None:
     if installed is not None and installed >= (JS_SUITE / "package-lock.json").stat().st_mtime:
         return
     cmd = [npm, "ci", "--no-audit", "--no-fund"]
-    try:
-        proc = subprocess.run(cmd, cwd=JS_SUITE, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} did not finish within {timeout} s") from exc
-    if proc.returncode != 0:
-        said = proc.stdout[-3000:] + proc.stderr[-3000:]
-        raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} failed (exit {proc.returncode}):\n{said}")
+    run = run_suite_command(cmd, JS_SUITE, None, timeout)
+    if run.returncode != 0:
+        said = run.stdout[-3000:] + run.stderr[-3000:]
+        raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} failed ({run.returncode=}):\n{said}")
 
 
 def _scenario_output(record: dict) -> str:
@@ -119,8 +124,8 @@ def parse_reporter_output(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     return results, {name: "".join(parts) for name, parts in outputs.items()}
 
 
-def _run_file(node: str, test_file: str, env: dict[str, str], timeout: float) -> tuple[str, str]:
-    """``(stdout, stderr)`` of ``node --test`` on one file."""
+def _run_file(node: str, test_file: str, env: dict[str, str], timeout: float) -> CommandRun:
+    """``node --test`` on one file."""
     reporter = [f"--test-reporter={JS_SUITE / 'reporter.js'}", "--test-reporter-destination=stdout"]
     return run_suite_command([node, "--test", "--test-concurrency=1", *reporter, test_file], JS_SUITE, env, timeout)
 
@@ -138,17 +143,20 @@ def run_js_suite(address: str, *, outputs: dict[str, str] | None = None, timeout
         raise RuntimeError(f"Node.js ({missing}) is not installed: the JavaScript SDK suite needs node and npm")
     deadline = time.monotonic() + timeout
     ensure_node_modules(npm, timeout=timeout)
+    if deadline - time.monotonic() < 60:
+        raise RuntimeError(f"npm ci in {JS_SUITE} left less than 60 s of the suite's {timeout:.0f} s")
     env = {**os.environ, "DTEMU_ADDRESS": address}
     env.pop("NODE_OPTIONS", None)
     results: dict[str, str] = {}
     collected: dict[str, str] = {"": ""}
     for test_file in TEST_FILES:
-        stdout, stderr = _run_file(node, test_file, env, deadline - time.monotonic())
-        file_results, file_outputs = parse_reporter_output(stdout)
+        run = _run_file(node, test_file, env, deadline - time.monotonic())
+        file_results, file_outputs = parse_reporter_output(run.stdout)
+        note_bad_exit(file_results, file_outputs, f"node --test {test_file}", run)
         results.update(file_results)
         rest = file_outputs.pop("", "")
         collected.update(file_outputs)
-        collected[""] += f"=== node --test {test_file}\n{rest}{stderr}"
+        collected[""] += f"=== node --test {test_file}\n{rest}{run.stderr}"
     if outputs is not None:
         outputs.update(collected)
     return results

@@ -78,6 +78,7 @@ class Suite:
     sdk: str
     run: Callable[..., dict[str, str]]  # run(address, *, outputs) -> {scenario: outcome}
     feature_of: Callable[[str], str | None]
+    declared: Callable[[], list[str]]  # the scenario names in the sources; "${...}" matches any text
 
     @property
     def title(self) -> str:
@@ -129,11 +130,22 @@ def to_markdown(titles: list[str], columns: list[dict[str, Cell]]) -> str:
 def all_suites() -> list[Suite]:
     from tests import sdk_go_runner, sdk_java_runner, sdk_js_runner
 
+    js, java, go = sdk_js_runner, sdk_java_runner, sdk_go_runner
     return [
-        Suite("js", "JavaScript", sdk_js_runner.SDK, sdk_js_runner.run_js_suite, prefix_feature(":")),
-        Suite("java", "Java", sdk_java_runner.SDK, sdk_java_runner.run_java_suite, prefix_feature("__")),
-        Suite("go", "Go", sdk_go_runner.SDK, sdk_go_runner.run_go_suite, sdk_go_runner.FEATURES.get),
+        Suite("js", "JavaScript", js.SDK, js.run_js_suite, prefix_feature(":"), js.declared_scenarios),
+        Suite("java", "Java", java.SDK, java.run_java_suite, prefix_feature("__"), java.declared_scenarios),
+        Suite("go", "Go", go.SDK, go.run_go_suite, go.FEATURES.get, go.declared_scenarios),
     ]
+
+
+def missing_scenarios(suite: Suite, results: dict[str, str]) -> list[str]:
+    """Declared scenarios that a run did not report at all (a file that failed to load, say)."""
+    missing = []
+    for name in suite.declared():
+        pattern = re.compile(".+".join(re.escape(part) for part in re.split(r"\$\{[^}]*\}", name)))
+        if not any(pattern.fullmatch(reported) for reported in results):
+            missing.append(name)
+    return missing
 
 
 def run_suite(suite: Suite, db_path: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
@@ -178,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                 ok = False
                 console.print(f"  [red]FAILED[/] {name}\n{outputs.get(name, '')[-1500:]}")
         if unmapped:
-            console.print(f"  [yellow]scenarios with no feature key:[/] {', '.join(unmapped)}")
+            ok = False
+            console.print(f"  [red]scenarios with no feature key (or a failed command):[/] {', '.join(unmapped)}")
+        missing = missing_scenarios(suite, results)
+        if missing:
+            ok = False
+            console.print(f"  [red]declared but never reported:[/] {', '.join(missing)}")
     table = Table(title="SDK × feature against durabletask-emulator")
     table.add_column("feature")
     for suite in suites:

@@ -1,28 +1,60 @@
-"""Running one SDK suite's test command as a child process, for the sdk_*_runner modules."""
+"""Running one SDK suite's commands as child processes, for the sdk_*_runner modules."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 
-def run_suite_command(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[str, str]:
-    """``(stdout, stderr)`` of ``cmd``; past ``timeout`` its whole process group is killed and stderr says so.
+@dataclass
+class CommandRun:
+    returncode: int | None  # None: killed at its timeout
+    stdout: str
+    stderr: str
+
+
+def run_suite_command(cmd: list[str], cwd: Path, env: dict[str, str] | None, timeout: float) -> CommandRun:
+    """Run ``cmd`` in its own process group; past ``timeout`` (or on any interruption) kill the group.
 
     The group matters: ``node --test`` runs each file in a child process, ``go test`` runs the test
-    binary, Maven forks Surefire; killing only the command would leave those running.
+    binary, Maven forks Surefire; killing only the command would leave those running against an
+    emulator that is gone. The group is also killed after a normal exit, for strays.
     """
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
-        return proc.communicate(timeout=max(timeout, 1))
+        stdout, stderr = proc.communicate(timeout=max(timeout, 1))
+        return CommandRun(proc.returncode, stdout, stderr)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(proc)
         stdout, stderr = proc.communicate()
-        return stdout, stderr + f"\n{' '.join(cmd)} did not finish within {timeout:.0f} s\n"
+        return CommandRun(None, stdout, stderr + f"\n{' '.join(cmd)} did not finish within {timeout:.0f} s\n")
+    except BaseException:  # pytest-timeout, Ctrl-C: the children must not outlive us
+        _kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def note_bad_exit(results: dict[str, str], outputs: dict[str, str], label: str, run: CommandRun) -> None:
+    """Record a command that failed although none of its scenarios did (a load error, a crash, a hook).
+
+    ``label`` names no feature, so the suite's test fails on it and the matrix lists it.
+    """
+    if run.returncode == 0 or any(outcome == "fail" for outcome in results.values()):
+        return
+    results[label] = "fail"
+    how = "was killed at its timeout" if run.returncode is None else f"exited {run.returncode}"
+    outputs[label] = f"{label} {how} with no failed scenario:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import re
+import pytest
 
 from tests.sdk_go_runner import FEATURES as GO_FEATURES
-from tests.sdk_go_runner import GO_SUITE
-from tests.sdk_java_runner import JAVA_SUITE
-from tests.sdk_js_runner import JS_SUITE
-from tests.sdk_matrix import FEATURE_KEYS, build_matrix, prefix_feature, to_markdown
+from tests.sdk_matrix import (
+    FEATURE_KEYS,
+    Suite,
+    all_suites,
+    build_matrix,
+    missing_scenarios,
+    prefix_feature,
+    to_markdown,
+)
 
 
 def test_prefix_feature_reads_js_and_java_names():
@@ -18,28 +23,28 @@ def test_prefix_feature_reads_js_and_java_names():
     assert prefix_feature(":")("no-such-feature: x") is None
 
 
-def test_every_go_scenario_has_a_feature():
-    names = set()
-    for source in GO_SUITE.glob("*_test.go"):
-        names |= set(re.findall(r"^func (Test\w+)\(t \*testing\.T\)", source.read_text(), re.M))
-    assert names, "no Go scenarios found"
-    assert names <= set(GO_FEATURES), f"Go scenarios without a feature key: {sorted(names - set(GO_FEATURES))}"
+@pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.key)
+def test_every_declared_scenario_has_a_feature(suite):
+    names = suite.declared()
+    assert len(names) >= 40, f"only {len(names)} {suite.language} scenarios found in the sources"
+    assert len(set(names)) == len(names), "two scenarios share a name"
+    assert [n for n in names if suite.feature_of(n) is None] == []
+
+
+def test_java_declared_scenarios_include_disabled_ones_with_parentheses_in_the_reason():
+    from tests.sdk_java_runner import declared_scenarios
+
+    assert "terminate__recursiveNotInSdk" in declared_scenarios()
+
+
+def test_missing_scenarios_match_templated_names():
+    suite = Suite("x", "X", "x 1", run=None, feature_of=None, declared=lambda: ["wait: ${w} on an unknown", "a: b"])
+    assert missing_scenarios(suite, {"wait: start on an unknown": "pass", "a: b": "pass"}) == []
+    assert missing_scenarios(suite, {"wait: start on an unknown": "pass"}) == ["a: b"]
+
+
+def test_go_features_are_known_keys():
     assert set(GO_FEATURES.values()) <= FEATURE_KEYS
-
-
-def test_every_java_scenario_has_a_feature():
-    source = (JAVA_SUITE / "src" / "test" / "java" / "emulator" / "ScenariosTest.java").read_text()
-    names = re.findall(r"@Test\s+(?:@\w+\([^)]*\)\s+)*void (\w+)\(", source)
-    assert len(names) >= 50
-    assert [n for n in names if prefix_feature("__")(n) is None] == []
-
-
-def test_every_js_scenario_has_a_feature():
-    names = []
-    for source in JS_SUITE.glob("*.test.js"):
-        names += re.findall(r"""scenario\(\s*["'`]([^"'`]*)""", source.read_text())
-    assert len(names) >= 60
-    assert [n for n in names if prefix_feature(":")(n) is None] == []
 
 
 def test_build_matrix_counts_and_reasons():
