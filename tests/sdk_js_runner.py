@@ -34,7 +34,8 @@ def declared_scenarios() -> list[str]:
     """The name of every ``scenario(...)`` in the test files; ``${...}`` stands for any text."""
     names: list[str] = []
     for test_file in TEST_FILES:
-        names += re.findall(r"""scenario\(\s*["'`]([^"'`]*)""", (JS_SUITE / test_file).read_text())
+        found = re.findall(r"""scenario\(\s*(["'`])((?:(?!\1)[^\\]|\\.)*)\1""", (JS_SUITE / test_file).read_text())
+        names += [name for _, name in found]
     return names
 
 

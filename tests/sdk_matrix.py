@@ -1,6 +1,6 @@
 """The SDK × feature matrix: run the other languages' SDK suites against the emulator and tabulate.
 
-    scripts/sdk-matrix                  # every suite (JavaScript, Java, Go), one emulator each
+    scripts/sdk-matrix                  # every suite: Python, JavaScript, Java, Go
     scripts/sdk-matrix --only go,js     # some of them
     scripts/sdk-matrix --markdown       # also print the table as Markdown (the README's)
 
@@ -79,6 +79,7 @@ class Suite:
     run: Callable[..., dict[str, str]]  # run(address, *, outputs) -> {scenario: outcome}
     feature_of: Callable[[str], str | None]
     declared: Callable[[], list[str]]  # the scenario names in the sources; "${...}" matches any text
+    needs_emulator: bool = True  # False: the suite starts its own (the Python tests do)
 
     @property
     def title(self) -> str:
@@ -128,10 +129,11 @@ def to_markdown(titles: list[str], columns: list[dict[str, Cell]]) -> str:
 
 
 def all_suites() -> list[Suite]:
-    from tests import sdk_go_runner, sdk_java_runner, sdk_js_runner
+    from tests import sdk_go_runner, sdk_java_runner, sdk_js_runner, sdk_python_runner
 
-    js, java, go = sdk_js_runner, sdk_java_runner, sdk_go_runner
+    py, js, java, go = sdk_python_runner, sdk_js_runner, sdk_java_runner, sdk_go_runner
     return [
+        Suite("python", "Python", py.SDK, py.run_python_suite, py.feature_of, py.declared_scenarios, False),
         Suite("js", "JavaScript", js.SDK, js.run_js_suite, prefix_feature(":"), js.declared_scenarios),
         Suite("java", "Java", java.SDK, java.run_java_suite, prefix_feature("__"), java.declared_scenarios),
         Suite("go", "Go", go.SDK, go.run_go_suite, go.FEATURES.get, go.declared_scenarios),
@@ -153,13 +155,14 @@ def run_suite(suite: Suite, db_path: str | None = None) -> tuple[dict[str, str],
     from emulator import InMemoryOrchestrationBackend
 
     outputs: dict[str, str] = {}
-    with InMemoryOrchestrationBackend(port=0, db_path=db_path) as backend:
-        try:
-            results = suite.run(backend.address, outputs=outputs)
-        except RuntimeError as error:  # a missing toolchain: report it as a suite that ran nothing
-            outputs[""] = str(error)
-            results = {}
-    return results, outputs
+    try:
+        if not suite.needs_emulator:
+            return suite.run(None, outputs=outputs), outputs
+        with InMemoryOrchestrationBackend(port=0, db_path=db_path) as backend:
+            return suite.run(backend.address, outputs=outputs), outputs
+    except RuntimeError as error:  # a missing toolchain: report it as a suite that ran nothing
+        outputs[""] = str(error)
+        return {}, outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     parser = argparse.ArgumentParser(description="Run the SDK suites against the emulator and print the matrix.")
-    parser.add_argument("--only", default="", help="comma-separated suites: js, java, go (default: all)")
+    parser.add_argument("--only", default="", help="comma-separated suites: python, js, java, go (default: all)")
     parser.add_argument("--markdown", action="store_true", help="also print the matrix as Markdown")
     args = parser.parse_args(argv)
     chosen = {s.strip() for s in args.only.split(",") if s.strip()}
