@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.sdk_go_runner import FEATURES as GO_FEATURES
@@ -61,3 +63,11 @@ def test_build_matrix_counts_and_reasons():
     markdown = to_markdown(["Go x"], [cells])
     assert "| activities | ✅ 2 |" in markdown.splitlines()
     assert markdown.splitlines()[0] == "| feature | Go x |"
+
+
+def test_python_column_names_tests_that_exist():
+    from tests.sdk_python_runner import _BY_FILE, ROOT
+
+    for file, tests in _BY_FILE.items():
+        defined = set(re.findall(r"^def (test_\w+)\(", (ROOT / "tests" / file).read_text(), re.M))
+        assert set(tests) <= defined, f"{file} has no {sorted(set(tests) - defined)}"
