@@ -8,13 +8,12 @@ run downloads and compiles the SDK.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 from pathlib import Path
 
-from tests.sdk_process import note_bad_exit, run_suite_command
+from tests.sdk_process import json_lines, note_bad_exit, run_suite_command
 
 GO_SUITE = Path(__file__).parent / "sdk" / "go"
 SDK_MODULE = "github.com/microsoft/durabletask-go"
@@ -94,15 +93,7 @@ def parse_go_test_json(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     results: dict[str, str] = {}
     outputs: dict[str, list[str]] = {"": []}
     started: list[str] = []
-    for line in stdout.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            outputs[""].append(line + "\n")
-            continue
-        if not isinstance(event, dict):
-            outputs[""].append(line + "\n")
-            continue
+    for event in json_lines(stdout, outputs[""]):
         test = event.get("Test")
         top = test.split("/", 1)[0] if test else ""
         action = event.get("Action")

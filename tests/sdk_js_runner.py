@@ -21,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from tests.sdk_process import CommandRun, note_bad_exit, run_suite_command
+from tests.sdk_process import CommandRun, json_lines, note_bad_exit, run_suite_command
 
 JS_SUITE = Path(__file__).parent / "sdk" / "js"
 SDK_PACKAGE = "@microsoft/durabletask-js"
@@ -95,15 +95,7 @@ def parse_reporter_output(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     results: dict[str, str] = {}
     outputs: dict[str, list[str]] = {"": []}
     started: list[str] = []
-    for line in stdout.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            outputs[""].append(line + "\n")
-            continue
-        if not isinstance(record, dict):
-            outputs[""].append(line + "\n")
-            continue
+    for record in json_lines(stdout, outputs[""]):
         kind, name = record.get("kind"), record.get("name")
         if kind == "started" and name:
             started.append(name)
@@ -117,7 +109,7 @@ def parse_reporter_output(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
         elif kind == "output":
             outputs[""].append(str(record.get("text", "")))
         else:
-            outputs[""].append(line + "\n")
+            outputs[""].append(json.dumps(record) + "\n")
     for name in started:
         if name not in results:
             results[name] = "fail"

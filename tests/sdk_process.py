@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +60,16 @@ def note_bad_exit(results: dict[str, str], outputs: dict[str, str], label: str, 
     results[label] = "fail"
     how = "was killed at its timeout" if run.returncode is None else f"exited {run.returncode}"
     outputs[label] = f"{label} {how} with no failed scenario:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+
+
+def json_lines(stdout: str, other: list[str]) -> Iterator[dict]:
+    """The JSON objects in ``stdout``, one a line (``go test -json``, reporter.js); other lines go to ``other``."""
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            yield record
+        else:
+            other.append(line + "\n")
