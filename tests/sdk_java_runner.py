@@ -13,7 +13,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.sdk_process import note_bad_exit, run_suite_command
+from tests.sdk_process import exclusive, note_bad_exit, run_suite_command
 
 JAVA_SUITE = Path(__file__).parent / "sdk" / "java"
 SDK = "com.microsoft:durabletask-client 1.5.0"
@@ -62,10 +62,11 @@ def run_java_suite(address: str, *, outputs: dict[str, str] | None = None, timeo
     # The SDK 1.5.0 builders take a port and always dial localhost.
     port = address.rpartition(":")[2]
     reports = JAVA_SUITE / "target" / "surefire-reports"
-    shutil.rmtree(reports, ignore_errors=True)
     env = {**os.environ, "DTEMU_PORT": port}
-    run = run_suite_command([mvn, "-B", "-q", "test"], JAVA_SUITE, env, timeout)
-    results, per_test = parse_surefire_reports(reports)
+    with exclusive(JAVA_SUITE):
+        shutil.rmtree(reports, ignore_errors=True)
+        run = run_suite_command([mvn, "-B", "-q", "test"], JAVA_SUITE, env, timeout)
+        results, per_test = parse_surefire_reports(reports)
     per_test[""] = run.stdout + run.stderr
     note_bad_exit(results, per_test, "mvn test", run)
     if outputs is not None:

@@ -21,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from tests.sdk_process import CommandRun, json_lines, note_bad_exit, run_suite_command
+from tests.sdk_process import CommandRun, exclusive, json_lines, note_bad_exit, run_suite_command
 
 JS_SUITE = Path(__file__).parent / "sdk" / "js"
 SDK_PACKAGE = "@microsoft/durabletask-js"
@@ -61,11 +61,12 @@ def _installed_at() -> float | None:
 
 def ensure_node_modules(npm: str, timeout: float = 300) -> None:
     """``npm ci`` in tests/sdk/js if node_modules is missing or older than package-lock.json."""
-    installed = _installed_at()
-    if installed is not None and installed >= (JS_SUITE / "package-lock.json").stat().st_mtime:
-        return
-    cmd = [npm, "ci", "--no-audit", "--no-fund"]
-    run = run_suite_command(cmd, JS_SUITE, None, timeout)
+    with exclusive(JS_SUITE):
+        installed = _installed_at()
+        if installed is not None and installed >= (JS_SUITE / "package-lock.json").stat().st_mtime:
+            return
+        cmd = [npm, "ci", "--no-audit", "--no-fund"]
+        run = run_suite_command(cmd, JS_SUITE, None, timeout)
     if run.returncode != 0:
         said = run.stdout[-3000:] + run.stderr[-3000:]
         raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} failed ({run.returncode=}):\n{said}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +75,15 @@ def json_lines(stdout: str, other: list[str]) -> Iterator[dict]:
             yield record
         else:
             other.append(line + "\n")
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s run lock: two runs sharing one build folder (Maven's target/, node_modules)
+    take turns instead of reading each other's reports (``scripts/sdk-matrix`` beside ``scripts/test``)."""
+    with open(folder / ".run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
