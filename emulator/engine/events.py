@@ -36,9 +36,9 @@ def bool_value(b: bool) -> wrappers_pb2.BoolValue:
 
 
 # The older policy shape (durabletask-go <= 0.6): field 1 lists the statuses the policy applies
-# to and field 2, since dropped from the proto, says what to do then: ERROR, IGNORE or TERMINATE.
+# to and field 2, since dropped from the proto, says what to do then: ERROR (0), IGNORE (1) or
+# TERMINATE (2). TERMINATE is what today's replaceableStatus means anyway.
 LEGACY_REUSE_IGNORE = 1
-LEGACY_REUSE_TERMINATE = 2
 
 
 def legacy_reuse_action(policy: pb.OrchestrationIdReusePolicy) -> int | None:
