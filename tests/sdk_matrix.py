@@ -165,6 +165,28 @@ def run_suite(suite: Suite, db_path: str | None = None) -> tuple[dict[str, str],
         return {}, outputs
 
 
+def _report(console, suite: Suite, results: dict[str, str], outputs: dict[str, str], cells, unmapped) -> bool:
+    """Print one suite's counts, failures and "not in SDK" reasons; False when it did not pass."""
+    counts = {o: sum(v == o for v in results.values()) for o in ("pass", "fail", "unsupported")}
+    console.print(f"[bold]{suite.title}[/]: {len(results)} scenarios, {counts}")
+    problems = [
+        f"  [red]FAILED[/] {n}\n{outputs.get(n, '')[-1500:]}" for n, o in sorted(results.items()) if o == "fail"
+    ]
+    if not results:
+        problems.append(f"  [red]no scenario ran[/]\n{outputs.get('', '')[-2000:]}")
+    if unmapped:
+        problems.append(f"  [red]scenarios with no feature key (or a failed command):[/] {', '.join(unmapped)}")
+    missing = missing_scenarios(suite, results)
+    if missing:
+        problems.append(f"  [red]declared but never reported:[/] {', '.join(missing)}")
+    for key, cell in cells.items():
+        for reason in cell.reasons:
+            console.print(f"  not in SDK ({key}): {reason}", highlight=False)
+    for problem in problems:
+        console.print(problem)
+    return not problems
+
+
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -183,22 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             results, outputs = run_suite(suite)
         cells, unmapped = build_matrix(results, outputs, suite.feature_of)
         columns.append(cells)
-        counts = {o: sum(v == o for v in results.values()) for o in ("pass", "fail", "unsupported")}
-        console.print(f"[bold]{suite.title}[/]: {len(results)} scenarios, {counts}")
-        if not results:
-            ok = False
-            console.print(f"  [red]no scenario ran[/]\n{outputs.get('', '')[-2000:]}")
-        for name, outcome in sorted(results.items()):
-            if outcome == "fail":
-                ok = False
-                console.print(f"  [red]FAILED[/] {name}\n{outputs.get(name, '')[-1500:]}")
-        if unmapped:
-            ok = False
-            console.print(f"  [red]scenarios with no feature key (or a failed command):[/] {', '.join(unmapped)}")
-        missing = missing_scenarios(suite, results)
-        if missing:
-            ok = False
-            console.print(f"  [red]declared but never reported:[/] {', '.join(missing)}")
+        ok = _report(console, suite, results, outputs, cells, unmapped) and ok
     table = Table(title="SDK × feature against durabletask-emulator")
     table.add_column("feature")
     for suite in suites:
