@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -12,6 +12,10 @@ class Config:
     host: str = "127.0.0.1"
     #: TCP port; 0 binds a free port (the bound one is reported by ``Server.start``).
     port: int = 4001
+    #: More TCP ports serving the same emulator (the Docker image adds 8080, the DTS emulator's).
+    extra_ports: tuple[int, ...] = field(default_factory=tuple)
+    #: The task hubs served; None creates a hub on first use. A call naming another hub is NOT_FOUND.
+    task_hubs: tuple[str, ...] | None = None
     #: Most history events one orchestration execution may have; past it the instance FAILS.
     max_history_size: int = 10000
     #: Largest gRPC message accepted or sent, in bytes.

@@ -30,6 +30,15 @@ class InstanceAlreadyExists(EmulatorError):
         self.instance_id = instance_id
 
 
+class TaskHubNotFound(EmulatorError):
+    """A call named a task hub that this emulator does not serve (``--task-hubs`` restricts the set)."""
+
+    def __init__(self, name: str):
+        # The DTS emulator's own wording, which its users' tests and scripts may match.
+        super().__init__(f"Task hub not found: {name}")
+        self.name = name
+
+
 class NotInState(EmulatorError):
     """The instance exists but is not in a state that allows the operation."""
 

@@ -51,6 +51,8 @@ class Server:
         self.engine = engine or Engine(config)
         self.servicer = Servicer(self.engine, config)
         self.port: int | None = None
+        #: Every port bound: ``port`` first, then ``config.extra_ports`` in order.
+        self.ports: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: grpc.aio.Server | None = None
@@ -81,6 +83,8 @@ class Server:
             self._thread = None
             raise self._startup_error
         log.info("Durable Task emulator listening on %s", self.address)
+        for extra in self.ports[1:]:
+            log.info("also listening on port %d", extra)
         return self.address
 
     def _run(self) -> None:
@@ -119,14 +123,14 @@ class Server:
             ),
             server,
         )
-        self.port = self._bind(server)
+        self.ports = [self._bind(server, p) for p in (self.config.port, *self.config.extra_ports)]
+        self.port = self.ports[0]
         await server.start()
         for name in ("", SERVICE.full_name):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server = server
 
-    def _bind(self, server: grpc.aio.Server) -> int:
-        port = self.config.port
+    def _bind(self, server: grpc.aio.Server, port: int) -> int:
         for target in _bind_targets(self.config.host):
             address = f"{target}:{port}"
             try:

@@ -1,8 +1,9 @@
-"""The gRPC servicer: each RPC is a short translation between protobuf and one engine call.
+"""The gRPC servicer: each RPC is a short translation between protobuf and one task hub's call.
 
 It runs on a ``grpc.aio`` server, so a client blocked in WaitForInstanceCompletion costs a
-future, not a thread. Domain errors become status codes in :func:`status_for`, the one place
-that knows the mapping.
+future, not a thread. The call's ``taskhub`` metadata picks its hub in one place
+(:meth:`Servicer.hub_of`); ``authorization`` is accepted and ignored (the emulator has no auth).
+Domain errors become status codes in :func:`status_for`, the one place that knows the mapping.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from google.protobuf import empty_pb2, message_factory
 from emulator.config import Config
 from emulator.engine import Engine
 from emulator.engine import events as ev
-from emulator.engine.core import COMPLETION, START
+from emulator.engine.core import COMPLETION, START, TaskHub
 from emulator.engine.dispatch import ACTIVITY, ENTITY, ORCHESTRATOR
 from emulator.engine.queries import InstanceFilter
 from emulator.errors import (
@@ -29,6 +30,7 @@ from emulator.errors import (
     InvalidRequest,
     LimitExceeded,
     NotInState,
+    TaskHubNotFound,
     WorkItemAlreadyCompleted,
     WorkItemNotFound,
 )
@@ -36,10 +38,13 @@ from emulator.errors import (
 log = logging.getLogger("emulator.service")
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
+#: The metadata key by which DTS clients name their task hub.
+TASKHUB_HEADER = "taskhub"
 
 _STATUS = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
     InstanceNotFound: grpc.StatusCode.NOT_FOUND,
+    TaskHubNotFound: grpc.StatusCode.NOT_FOUND,
     WorkItemNotFound: grpc.StatusCode.NOT_FOUND,
     InstanceAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     NotInState: grpc.StatusCode.FAILED_PRECONDITION,
@@ -72,27 +77,34 @@ class Servicer:
         self.config = config
         self._streams: set[asyncio.Queue] = set()
 
+    def hub_of(self, context) -> TaskHub:
+        """The task hub a call names in its ``taskhub`` metadata (none: ``default``)."""
+        for key, value in context.invocation_metadata() or ():
+            if key == TASKHUB_HEADER:
+                return self.engine.hub(value)
+        return self.engine.hub(None)
+
     # ---------------------------------------------------------------- instances
 
-    async def Hello(self, request, context):
+    async def Hello(self, hub: TaskHub, request, context):
         return empty_pb2.Empty()
 
-    async def StartInstance(self, req: pb.CreateInstanceRequest, context):
-        return pb.CreateInstanceResponse(instanceId=self.engine.start_instance(req))
+    async def StartInstance(self, hub: TaskHub, req: pb.CreateInstanceRequest, context):
+        return pb.CreateInstanceResponse(instanceId=hub.start_instance(req))
 
-    async def GetInstance(self, req: pb.GetInstanceRequest, context):
-        state = self.engine.get_state(req.instanceId, req.getInputsAndOutputs)
+    async def GetInstance(self, hub: TaskHub, req: pb.GetInstanceRequest, context):
+        state = hub.get_state(req.instanceId, req.getInputsAndOutputs)
         if state is None:
             return pb.GetInstanceResponse(exists=False)
         return pb.GetInstanceResponse(exists=True, orchestrationState=state)
 
-    async def WaitForInstanceStart(self, req: pb.GetInstanceRequest, context):
-        return await self._wait(req, START)
+    async def WaitForInstanceStart(self, hub: TaskHub, req: pb.GetInstanceRequest, context):
+        return await self._wait(hub, req, START)
 
-    async def WaitForInstanceCompletion(self, req: pb.GetInstanceRequest, context):
-        return await self._wait(req, COMPLETION)
+    async def WaitForInstanceCompletion(self, hub: TaskHub, req: pb.GetInstanceRequest, context):
+        return await self._wait(hub, req, COMPLETION)
 
-    async def _wait(self, req: pb.GetInstanceRequest, until: str):
+    async def _wait(self, hub: TaskHub, req: pb.GetInstanceRequest, until: str):
         """Block until the condition holds; the client's deadline or cancellation ends the wait.
 
         An unknown (or purged-while-waiting) instance answers ``exists=false`` at once, as
@@ -102,7 +114,7 @@ class Servicer:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         try:
-            state, waiter = self.engine.watch(
+            state, waiter = hub.watch(
                 req.instanceId,
                 until,
                 req.getInputsAndOutputs,
@@ -114,36 +126,36 @@ class Servicer:
             try:
                 state = await fut
             finally:
-                self.engine.unwatch(waiter)
+                hub.unwatch(waiter)
             if state is None:
                 return pb.GetInstanceResponse(exists=False)
         return pb.GetInstanceResponse(exists=True, orchestrationState=state)
 
-    async def RaiseEvent(self, req: pb.RaiseEventRequest, context):
-        self.engine.raise_event(req.instanceId, req.name, ev.optional(req, "input"))
+    async def RaiseEvent(self, hub: TaskHub, req: pb.RaiseEventRequest, context):
+        hub.raise_event(req.instanceId, req.name, ev.optional(req, "input"))
         return pb.RaiseEventResponse()
 
-    async def TerminateInstance(self, req: pb.TerminateRequest, context):
-        self.engine.terminate(req.instanceId, ev.optional(req, "output"), req.recursive)
+    async def TerminateInstance(self, hub: TaskHub, req: pb.TerminateRequest, context):
+        hub.terminate(req.instanceId, ev.optional(req, "output"), req.recursive)
         return pb.TerminateResponse()
 
-    async def SuspendInstance(self, req: pb.SuspendRequest, context):
-        self.engine.suspend(req.instanceId, ev.optional(req, "reason"))
+    async def SuspendInstance(self, hub: TaskHub, req: pb.SuspendRequest, context):
+        hub.suspend(req.instanceId, ev.optional(req, "reason"))
         return pb.SuspendResponse()
 
-    async def ResumeInstance(self, req: pb.ResumeRequest, context):
-        self.engine.resume(req.instanceId, ev.optional(req, "reason"))
+    async def ResumeInstance(self, hub: TaskHub, req: pb.ResumeRequest, context):
+        hub.resume(req.instanceId, ev.optional(req, "reason"))
         return pb.ResumeResponse()
 
-    async def RewindInstance(self, req: pb.RewindInstanceRequest, context):
-        self.engine.rewind(req.instanceId, ev.optional(req, "reason"))
+    async def RewindInstance(self, hub: TaskHub, req: pb.RewindInstanceRequest, context):
+        hub.rewind(req.instanceId, ev.optional(req, "reason"))
         return pb.RewindInstanceResponse()
 
-    async def RestartInstance(self, req: pb.RestartInstanceRequest, context):
-        new_id = self.engine.restart(req.instanceId, req.restartWithNewInstanceId)
+    async def RestartInstance(self, hub: TaskHub, req: pb.RestartInstanceRequest, context):
+        new_id = hub.restart(req.instanceId, req.restartWithNewInstanceId)
         return pb.RestartInstanceResponse(instanceId=new_id)
 
-    async def QueryInstances(self, req: pb.QueryInstancesRequest, context):
+    async def QueryInstances(self, hub: TaskHub, req: pb.QueryInstancesRequest, context):
         q = req.query
         flt = InstanceFilter(
             statuses=frozenset(q.runtimeStatus),
@@ -151,32 +163,30 @@ class Servicer:
             created_to=_seconds_or_none(q, "createdTimeTo"),
             prefix=ev.optional(q, "instanceIdPrefix") or "",
         )
-        states, last = self.engine.query(
-            flt, q.maxInstanceCount, ev.optional(q, "continuationToken"), q.fetchInputsAndOutputs
-        )
+        states, last = hub.query(flt, q.maxInstanceCount, ev.optional(q, "continuationToken"), q.fetchInputsAndOutputs)
         return pb.QueryInstancesResponse(orchestrationState=states, continuationToken=ev.string_value(last))
 
-    async def ListInstanceIds(self, req: pb.ListInstanceIdsRequest, context):
+    async def ListInstanceIds(self, hub: TaskHub, req: pb.ListInstanceIdsRequest, context):
         flt = InstanceFilter(
             statuses=frozenset(req.runtimeStatus),
             completed_from=_seconds_or_none(req, "completedTimeFrom"),
             completed_to=_seconds_or_none(req, "completedTimeTo"),
             terminal_only=True,
         )
-        states, last = self.engine.query(flt, req.pageSize, ev.optional(req, "lastInstanceKey"))
+        states, last = hub.query(flt, req.pageSize, ev.optional(req, "lastInstanceKey"))
         return pb.ListInstanceIdsResponse(
             instanceIds=[s.instanceId for s in states], lastInstanceKey=ev.string_value(last)
         )
 
-    async def PurgeInstances(self, req: pb.PurgeInstancesRequest, context):
+    async def PurgeInstances(self, hub: TaskHub, req: pb.PurgeInstancesRequest, context):
         which = req.WhichOneof("request")
         if which == "instanceId":
-            count = self.engine.purge(req.instanceId, req.recursive)
+            count = hub.purge(req.instanceId, req.recursive)
         elif which == "instanceBatch":
-            count = sum(self.engine.purge(i, req.recursive) for i in req.instanceBatch.instanceIds)
+            count = sum(hub.purge(i, req.recursive) for i in req.instanceBatch.instanceIds)
         elif which == "purgeInstanceFilter":
             f = req.purgeInstanceFilter
-            count = self.engine.purge_where(
+            count = hub.purge_where(
                 _seconds_or_none(f, "createdTimeFrom"),
                 _seconds_or_none(f, "createdTimeTo"),
                 set(f.runtimeStatus),
@@ -186,8 +196,8 @@ class Servicer:
             raise InvalidRequest("PurgeInstancesRequest needs an instanceId, an instanceBatch or a purgeInstanceFilter")
         return pb.PurgeInstancesResponse(deletedInstanceCount=count, isComplete=ev.bool_value(True))
 
-    async def StreamInstanceHistory(self, req: pb.StreamInstanceHistoryRequest, context):
-        history = self.engine.history(req.instanceId, ev.optional(req, "executionId"))
+    async def StreamInstanceHistory(self, hub: TaskHub, req: pb.StreamInstanceHistoryRequest, context):
+        history = hub.history(req.instanceId, ev.optional(req, "executionId"))
         chunk, size = [], 0
         for event in history:
             event_size = event.ByteSize()
@@ -201,25 +211,25 @@ class Servicer:
         if chunk or not history:
             yield pb.HistoryChunk(events=chunk)
 
-    async def SkipGracefulOrchestrationTerminations(self, req, context):
+    async def SkipGracefulOrchestrationTerminations(self, hub: TaskHub, req, context):
         ids = list(req.instanceBatch.instanceIds)
         if len(ids) > 500:
             raise InvalidRequest(f"at most 500 instance IDs may be given at once (got {len(ids)})")
-        left = self.engine.terminate_now(ids, ev.optional(req, "reason"))
+        left = hub.terminate_now(ids, ev.optional(req, "reason"))
         return pb.SkipGracefulOrchestrationTerminationsResponse(unterminatedInstanceIds=left)
 
-    async def CreateTaskHub(self, req: pb.CreateTaskHubRequest, context):
+    async def CreateTaskHub(self, hub: TaskHub, req: pb.CreateTaskHubRequest, context):
         if req.recreateIfExists:
-            self.engine.reset()
+            hub.reset()
         return pb.CreateTaskHubResponse()
 
-    async def DeleteTaskHub(self, req, context):
-        self.engine.reset()
+    async def DeleteTaskHub(self, hub: TaskHub, req, context):
+        hub.reset()
         return pb.DeleteTaskHubResponse()
 
     # ---------------------------------------------------------------- work items
 
-    async def GetWorkItems(self, req: pb.GetWorkItemsRequest, context):
+    async def GetWorkItems(self, hub: TaskHub, req: pb.GetWorkItemsRequest, context):
         """Stream work items (pre-serialized bytes) to one worker until it goes away."""
         loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
@@ -231,7 +241,7 @@ class Servicer:
             else:
                 loop.call_soon_threadsafe(queue.put_nowait, data)
 
-        session = self.engine.connect(req, deliver)
+        session = hub.connect(req, deliver, _identity_of(context))
         self._streams.add(queue)
         pinger = loop.create_task(self._keep_alive(queue))
         try:
@@ -243,7 +253,7 @@ class Servicer:
         finally:
             pinger.cancel()
             self._streams.discard(queue)
-            self.engine.disconnect(session)
+            hub.disconnect(session)
 
     async def _keep_alive(self, queue: asyncio.Queue) -> None:
         """A healthPing on a stream that stayed idle for a whole interval (SDKs reconnect after a long silence)."""
@@ -258,52 +268,62 @@ class Servicer:
         for queue in list(self._streams):
             queue.put_nowait(None)
 
-    async def CompleteActivityTask(self, req: pb.ActivityResponse, context):
-        self.engine.complete_activity(req)
+    async def CompleteActivityTask(self, hub: TaskHub, req: pb.ActivityResponse, context):
+        hub.complete_activity(req)
         return pb.CompleteTaskResponse()
 
-    async def CompleteOrchestratorTask(self, req: pb.OrchestratorResponse, context):
-        self.engine.complete_orchestrator(req)
+    async def CompleteOrchestratorTask(self, hub: TaskHub, req: pb.OrchestratorResponse, context):
+        hub.complete_orchestrator(req)
         return pb.CompleteTaskResponse()
 
-    async def CompleteEntityTask(self, req: pb.EntityBatchResult, context):
-        self.engine.complete_entity(req)
+    async def CompleteEntityTask(self, hub: TaskHub, req: pb.EntityBatchResult, context):
+        hub.complete_entity(req)
         return pb.CompleteTaskResponse()
 
-    async def AbandonTaskActivityWorkItem(self, req, context):
-        self.engine.abandon(req.completionToken, ACTIVITY)
+    async def AbandonTaskActivityWorkItem(self, hub: TaskHub, req, context):
+        hub.abandon(req.completionToken, ACTIVITY)
         return pb.AbandonActivityTaskResponse()
 
-    async def AbandonTaskOrchestratorWorkItem(self, req, context):
-        self.engine.abandon(req.completionToken, ORCHESTRATOR)
+    async def AbandonTaskOrchestratorWorkItem(self, hub: TaskHub, req, context):
+        hub.abandon(req.completionToken, ORCHESTRATOR)
         return pb.AbandonOrchestrationTaskResponse()
 
-    async def AbandonTaskEntityWorkItem(self, req, context):
-        self.engine.abandon(req.completionToken, ENTITY)
+    async def AbandonTaskEntityWorkItem(self, hub: TaskHub, req, context):
+        hub.abandon(req.completionToken, ENTITY)
         return pb.AbandonEntityTaskResponse()
 
     # ---------------------------------------------------------------- entities
 
-    async def SignalEntity(self, req: pb.SignalEntityRequest, context):
-        self.engine.signal_entity(req)
+    async def SignalEntity(self, hub: TaskHub, req: pb.SignalEntityRequest, context):
+        hub.signal_entity(req)
         return pb.SignalEntityResponse()
 
-    async def GetEntity(self, req: pb.GetEntityRequest, context):
-        entity = self.engine.get_entity(req.instanceId, req.includeState)
+    async def GetEntity(self, hub: TaskHub, req: pb.GetEntityRequest, context):
+        entity = hub.get_entity(req.instanceId, req.includeState)
         if entity is None:
             return pb.GetEntityResponse(exists=False)
         return pb.GetEntityResponse(exists=True, entity=entity)
 
-    async def QueryEntities(self, req: pb.QueryEntitiesRequest, context):
-        entities, token = self.engine.query_entities(req.query)
+    async def QueryEntities(self, hub: TaskHub, req: pb.QueryEntitiesRequest, context):
+        entities, token = hub.query_entities(req.query)
         return pb.QueryEntitiesResponse(entities=entities, continuationToken=ev.string_value(token))
 
-    async def CleanEntityStorage(self, req: pb.CleanEntityStorageRequest, context):
-        removed, released = self.engine.clean_entity_storage(req.removeEmptyEntities, req.releaseOrphanedLocks)
+    async def CleanEntityStorage(self, hub: TaskHub, req: pb.CleanEntityStorageRequest, context):
+        removed, released = hub.clean_entity_storage(req.removeEmptyEntities, req.releaseOrphanedLocks)
         return pb.CleanEntityStorageResponse(emptyEntitiesRemoved=removed, orphanedLocksReleased=released)
 
 
 # -------------------------------------------------------------------- wiring
+
+
+def _identity_of(context) -> dict:
+    """What a worker says about itself: DTS SDKs send ``workerid`` and ``x-user-agent``."""
+    meta = dict(context.invocation_metadata() or ())
+    return {
+        "worker_id": meta.get("workerid", ""),
+        "user_agent": meta.get("x-user-agent") or meta.get("user-agent", ""),
+        "peer": context.peer() or "",
+    }
 
 
 async def _abort(context, name: str, error: Exception):
@@ -316,22 +336,22 @@ async def _abort(context, name: str, error: Exception):
     await context.abort(grpc.StatusCode.INTERNAL, f"emulator error in {name}: {type(error).__name__}: {error}")
 
 
-def _guard_unary(name: str, fn):
+def _guard_unary(name: str, fn, hub_of):
     @functools.wraps(fn)
     async def handler(request, context):
         try:
-            return await fn(request, context)
+            return await fn(hub_of(context), request, context)
         except Exception as e:
             await _abort(context, name, e)
 
     return handler
 
 
-def _guard_stream(name: str, fn):
+def _guard_stream(name: str, fn, hub_of):
     @functools.wraps(fn)
     async def handler(request, context):
         try:
-            async for item in fn(request, context):
+            async for item in fn(hub_of(context), request, context):
                 yield item
         except Exception as e:
             await _abort(context, name, e)
@@ -353,13 +373,13 @@ def generic_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
         if method.server_streaming:
             serializer = _identity if method.name == "GetWorkItems" else response_cls.SerializeToString
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _guard_stream(method.name, fn),
+                _guard_stream(method.name, fn, servicer.hub_of),
                 request_deserializer=request_cls.FromString,
                 response_serializer=serializer,
             )
         else:
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                _guard_unary(method.name, fn),
+                _guard_unary(method.name, fn, servicer.hub_of),
                 request_deserializer=request_cls.FromString,
                 response_serializer=response_cls.SerializeToString,
             )

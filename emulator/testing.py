@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from emulator.config import Config
@@ -27,11 +28,17 @@ class InMemoryOrchestrationBackend:
         *,
         host: str = "localhost",
         db_path: str | None = None,
+        task_hubs: Iterable[str] | None = None,
         config: Config | None = None,
     ):
         base = config or Config()
         self.config = replace(
-            base, host=host, port=port, max_history_size=max_history_size, db_path=db_path or base.db_path
+            base,
+            host=host,
+            port=port,
+            max_history_size=max_history_size,
+            db_path=db_path or base.db_path,
+            task_hubs=tuple(task_hubs) if task_hubs is not None else base.task_hubs,
         )
         self._engine: Engine | None = None
         self._server: Server | None = None
@@ -84,9 +91,13 @@ class InMemoryOrchestrationBackend:
             self._engine.close()
             self._engine = None
 
-    def reset(self) -> None:
-        """Forget every instance, entity, pending work item and timer (in the database file too)."""
-        self.engine.reset()
+    def reset(self, task_hub: str | None = None) -> None:
+        """Forget every instance, entity, pending work item and timer (in the database file too).
+
+        ``task_hub`` resets that hub only; without it every hub is forgotten (hubs created on
+        first use disappear, unless a worker is still connected to one).
+        """
+        self.engine.reset(task_hub)
         if self._server is None and self.config.db_path:
             self._engine.close()
             self._engine = None

@@ -1,4 +1,8 @@
-"""One timer scheduler for the whole engine: a heap and one thread, reading an injectable clock."""
+"""One timer scheduler for the whole engine: a heap and one thread, reading an injectable clock.
+
+Every task hub schedules on it; a timer carries its ``owner`` (the hub) so that one hub can
+forget its own timers (``clear(owner=hub)``) without touching another's.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,14 @@ Clock = Callable[[], float]
 
 
 class TimerHandle:
-    __slots__ = ("due", "seq", "callback", "cancelled")
+    __slots__ = ("due", "seq", "callback", "cancelled", "owner")
 
-    def __init__(self, due: float, seq: int, callback: Callable[[], None]):
+    def __init__(self, due: float, seq: int, callback: Callable[[], None], owner: object = None):
         self.due = due
         self.seq = seq
         self.callback = callback
         self.cancelled = False
+        self.owner = owner
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -46,27 +51,32 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="emulator-timers", daemon=True)
         self._thread.start()
 
-    def call_at(self, due: float, callback: Callable[[], None]) -> TimerHandle:
-        handle = TimerHandle(due, next(self._seq), callback)
+    def call_at(self, due: float, callback: Callable[[], None], owner: object = None) -> TimerHandle:
+        handle = TimerHandle(due, next(self._seq), callback, owner)
         with self._cond:
             heapq.heappush(self._heap, handle)
             if self._heap[0] is handle:
                 self._cond.notify()
         return handle
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        return self.call_at(self.clock() + delay, callback)
+    def call_later(self, delay: float, callback: Callable[[], None], owner: object = None) -> TimerHandle:
+        return self.call_at(self.clock() + delay, callback, owner)
 
-    def clear(self) -> None:
-        """Forget every pending timer (used by reset)."""
+    def clear(self, owner: object = None) -> None:
+        """Forget the pending timers of ``owner`` (used by a hub's reset), or every one when None."""
         with self._cond:
+            kept = []
             for h in self._heap:
-                h.cancelled = True
-            self._heap.clear()
+                if owner is None or h.owner is owner:
+                    h.cancelled = True
+                else:
+                    kept.append(h)
+            heapq.heapify(kept)
+            self._heap = kept
 
-    def pending(self) -> int:
+    def pending(self, owner: object = None) -> int:
         with self._cond:
-            return sum(1 for h in self._heap if not h.cancelled)
+            return sum(1 for h in self._heap if not h.cancelled and (owner is None or h.owner is owner))
 
     def poke(self) -> None:
         """Wake the thread so it re-reads the clock."""

@@ -1,702 +1,153 @@
-"""The engine: instances, their lifecycle, and the work handed to workers.
+"""The engine: the set of task hubs, and the one timer thread they share.
 
-One ``threading.RLock`` is held for the whole of every operation, so each is atomic; none of
-them blocks or does I/O while holding it. Waiters and worker sessions are told about changes
-through callbacks that must not block either (the servicer hands them to its event loop).
+Everything a call acts on belongs to one :class:`~emulator.engine.hub.TaskHub`; the engine holds
+no per-hub state itself. It finds (or, unless the set of hubs is fixed, creates) the hub a call
+names, and answers the questions that span hubs: which hubs exist, how busy each one is.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from contextlib import contextmanager
-
-from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.config import Config
-from emulator.engine import events as ev
 from emulator.engine.clock import Clock, Scheduler
-from emulator.engine.dispatch import (
-    ACTIVITY,
-    ENTITY,
-    ORCHESTRATOR,
-    ActivityTask,
-    Dispatcher,
-    Lease,
-    WorkerSession,
-    new_session,
-)
-from emulator.engine.entities import EntityRules
-from emulator.engine.orchestrations import OrchestrationRules
-from emulator.engine.queries import Queries, Snapshots
-from emulator.engine.store import Instance, MemoryStore
-from emulator.errors import InstanceAlreadyExists, InstanceNotFound, InvalidRequest, NotInState, WorkItemNotFound
+from emulator.engine.hub import COMPLETION, START, TaskHub
+from emulator.engine.queries import EngineSnapshot, HubSummary, merge_snapshots
+from emulator.engine.store import MemoryStore
+from emulator.errors import InvalidRequest, TaskHubNotFound
+
+__all__ = ["COMPLETION", "DEFAULT_HUB", "START", "Engine", "HubSummary", "TaskHub", "check_hub_name"]
 
 log = logging.getLogger("emulator.engine")
 
-START = "start"
-COMPLETION = "completion"
+#: The hub of a call that names none (the DTS emulator's default too).
+DEFAULT_HUB = "default"
+MAX_HUB_NAME = 64
+_HUB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 
 
-class Waiter:
-    __slots__ = ("instance_id", "until", "with_payloads", "callback")
+def check_hub_name(name: str) -> str:
+    """Return ``name`` if it is a valid task hub name, else raise InvalidRequest saying why.
 
-    def __init__(self, instance_id: str, until: str, with_payloads: bool, callback):
-        self.instance_id = instance_id
-        self.until = until
-        self.with_payloads = with_payloads
-        self.callback = callback
+    The rule of Azure resource names, which DTS task hubs are: letters, digits and hyphens,
+    beginning and ending with a letter or digit, at most 64 characters.
+    """
+    if not name:
+        raise InvalidRequest("the taskhub header is empty; name a task hub or leave the header out for 'default'")
+    if len(name) > MAX_HUB_NAME:
+        raise InvalidRequest(f"task hub name '{name[:80]}' is {len(name)} characters long; at most {MAX_HUB_NAME}")
+    if not _HUB_NAME.fullmatch(name):
+        raise InvalidRequest(
+            f"task hub name '{name}' is not valid: use letters, digits and hyphens, "
+            "beginning and ending with a letter or digit"
+        )
+    return name
 
-    def satisfied(self, inst: Instance) -> bool:
-        if self.until == START:
-            return inst.status != pb.ORCHESTRATION_STATUS_PENDING
-        return inst.is_terminal
 
-
-class Engine(OrchestrationRules, EntityRules, Queries, Snapshots):
-    """The emulator's backend, independent of any transport."""
+class Engine:
+    """The emulator's backend, independent of any transport: a registry of task hubs."""
 
     def __init__(self, config: Config | None = None, clock: Clock = time.time):
         self.config = config or Config()
         self.clock = clock
         self.started_at = clock()
-        self._lock = threading.RLock()
-        self._depth = 0
         self._scheduler = Scheduler(clock)
-        self._store = self._open_store()
-        self._dispatch = Dispatcher()
-        self._waiters: dict[str, list[Waiter]] = {}
-        self._session_ids = itertools.count(1)
-        if self._store.durable:
-            with self._op():
-                self._recover()
-
-    def _open_store(self) -> MemoryStore:
+        self._lock = threading.Lock()  # guards the registry only; each hub has its own lock
+        self._session_ids = itertools.count(1)  # worker IDs are unique across hubs
+        self._fixed: frozenset[str] | None = None
+        if self.config.task_hubs is not None:
+            self._fixed = frozenset(check_hub_name(n) for n in self.config.task_hubs)
+            if not self._fixed:
+                raise InvalidRequest("the set of task hubs is empty: name at least one, or leave it unset")
+        self._db = None
         if self.config.db_path:
-            from emulator.engine.sqlite_store import SqliteStore
+            from emulator.engine.sqlite_store import SqliteDatabase
 
-            return SqliteStore(self.config.db_path)
-        return MemoryStore()
+            self._db = SqliteDatabase(self.config.db_path)
+        self._hubs: dict[str, TaskHub] = {}
+        for name in self._initial_hubs():
+            self._hubs[name] = self._new_hub(name)
 
-    @contextmanager
-    def _op(self):
-        """One engine operation: under the lock, and made durable (one transaction) when it ends."""
+    def _initial_hubs(self) -> list[str]:
+        if self._fixed is not None:
+            names = sorted(self._fixed)
+            if self._db is not None:
+                ignored = sorted(set(self._db.hub_names()) - self._fixed)
+                if ignored:
+                    log.warning(
+                        "task hubs %s are in %s but not served (--task-hubs)", ", ".join(ignored), self._db.path
+                    )
+            return names
+        stored = self._db.hub_names() if self._db is not None else []
+        return [DEFAULT_HUB, *sorted(set(stored) - {DEFAULT_HUB})]
+
+    def _new_hub(self, name: str) -> TaskHub:
+        store = self._db.store(name) if self._db is not None else MemoryStore()
+        return TaskHub(name, self.config, store, self._scheduler, self._session_ids)
+
+    # ------------------------------------------------------------------ routing
+
+    def hub(self, name: str | None = None) -> TaskHub:
+        """The hub a call names (None: ``default``); created on first use unless the set is fixed."""
+        if name is None:
+            name = DEFAULT_HUB
+        hub = self._hubs.get(name)
+        if hub is not None:
+            return hub
+        check_hub_name(name)
+        if self._fixed is not None:
+            raise TaskHubNotFound(name)
         with self._lock:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._store.flush()
+            hub = self._hubs.get(name)
+            if hub is None:
+                hub = self._hubs[name] = self._new_hub(name)
+                log.info("task hub %s created", name)
+            return hub
+
+    def hubs(self) -> list[TaskHub]:
+        return [self._hubs[n] for n in sorted(self._hubs)]
+
+    def summaries(self) -> list[HubSummary]:
+        return [h.summary() for h in self.hubs()]
 
     # ------------------------------------------------------------------ lifecycle
 
+    def reset(self, task_hub: str | None = None) -> None:
+        """Forget one hub's state, or (None) every hub's; connected workers stay connected.
+
+        After a full reset only the hubs that must exist remain: the fixed set, or ``default``
+        and any hub a worker is still connected to.
+        """
+        if task_hub is not None:
+            self.hub(task_hub).reset()
+            return
+        with self._lock:
+            hubs = list(self._hubs.values())
+            for hub in hubs:
+                hub.reset()
+                keep = hub.name == DEFAULT_HUB or self._fixed is not None or hub.worker_count > 0
+                if not keep:
+                    del self._hubs[hub.name]
+                    hub.close()
+                    if self._db is not None:
+                        self._db.forget_hub(hub.name)
+
     def close(self) -> None:
         self._scheduler.stop()
-        with self._lock:
-            self._store.close()
+        for hub in list(self._hubs.values()):
+            hub.close()
+        if self._db is not None:
+            self._db.close()
 
-    def reset(self) -> None:
-        """Forget every instance, queued item, lease and timer; connected workers stay connected."""
-        with self._op():
-            self._scheduler.clear()
-            waiters, self._waiters = self._waiters, {}
-            old = self._dispatch
-            if self._store.durable:
-                self._store.clear()
-            else:
-                self._store = MemoryStore()
-            self._dispatch = Dispatcher()
-            for s in old.sessions:
-                s.leases.clear()
-                s.in_flight = dict.fromkeys(s.in_flight, 0)
-                self._dispatch.add_session(s)
-            for ws in waiters.values():
-                for w in ws:
-                    w.callback(None)
-
-    def _recover(self) -> None:
-        """After loading a durable store: rebuild queues and timers from what was persisted."""
-        now = self._now()
-        for inst in self._store.all():
-            if inst.is_terminal:
-                continue
-            if inst.scheduled_start is not None and not inst.started and inst.scheduled_start > now:
-                iid, xid = inst.instance_id, inst.execution_id
-                inst.start_timer = self._scheduler.call_at(inst.scheduled_start, lambda i=iid, x=xid: self._begin(i, x))
-            self._resume_pending_work(inst)
-            self._make_ready(inst)
-        self._recover_entities()
-        log.info(
-            "recovered %d instances and %d entities from %s",
-            len(self._store),
-            len(self._store.entities),
-            self.config.db_path,
-        )
-
-    def _resume_pending_work(self, inst: Instance) -> None:
-        """Queue the activities without a result and re-arm the timers that have not fired."""
-        scheduled, answered, timers, fired = {}, set(), {}, set()
-        for e in [*ev.decode_history(inst.past), *inst.inbox]:
-            kind = e.WhichOneof("eventType")
-            if kind == "taskScheduled":
-                scheduled[e.eventId] = e
-            elif kind in ("taskCompleted", "taskFailed"):
-                answered.add(getattr(e, kind).taskScheduledId)
-            elif kind == "timerCreated":
-                timers[e.eventId] = e.timerCreated.fireAt
-            elif kind == "timerFired":
-                fired.add(e.timerFired.timerId)
-        for task_id, e in scheduled.items():
-            if task_id not in answered:
-                task = ActivityTask(
-                    inst.instance_id,
-                    inst.execution_id,
-                    task_id,
-                    e.taskScheduled.name,
-                    ev.optional(e.taskScheduled, "version"),
-                    e,
-                    self._now(),
-                )
-                self._dispatch.queues[ACTIVITY].append(task)
-        for timer_id, fire_at in timers.items():
-            if timer_id not in fired:
-                self._schedule_timer(inst, timer_id, fire_at)
-
-    # ------------------------------------------------------------------ helpers
-
-    def _now(self) -> float:
-        return self.clock()
-
-    def _require(self, instance_id: str) -> Instance:
-        if not instance_id:
-            raise InvalidRequest("instanceId is required and was empty")
-        inst = self._store.get(instance_id)
-        if inst is None:
-            raise InstanceNotFound(instance_id)
-        return inst
-
-    def _append(self, inst: Instance, events: list) -> None:
-        if events:
-            inst.past += ev.encode_history(events)
-            inst.event_count += len(events)
-        inst.updated = self._now()
-        self._store.touch(inst)
-
-    def _dispatchable(self, inst: Instance) -> bool:
-        return (
-            inst.lease is None
-            and bool(inst.inbox)
-            and (inst.final_status is None)
-            and not inst.suspended
-            and inst.start_timer is None
-        )
-
-    def _make_ready(self, inst: Instance) -> None:
-        if not inst.queued and self._dispatchable(inst):
-            inst.queued = True
-            self._dispatch.queues[ORCHESTRATOR].append(inst.instance_id)
-
-    def _enqueue_event(self, inst: Instance, event: pb.HistoryEvent) -> None:
-        inst.inbox.append(event)
-        inst.updated = self._now()
-        self._store.touch(inst)
-        self._make_ready(inst)
-
-    def _notify(self, inst: Instance) -> None:
-        ws = self._waiters.get(inst.instance_id)
-        if not ws:
-            return
-        remaining = []
-        for w in ws:
-            if w.satisfied(inst):
-                w.callback(inst.to_state(w.with_payloads))
-            else:
-                remaining.append(w)
-        if remaining:
-            self._waiters[inst.instance_id] = remaining
-        else:
-            del self._waiters[inst.instance_id]
-
-    def _notify_gone(self, instance_id: str) -> None:
-        for w in self._waiters.pop(instance_id, []):
-            w.callback(None)
-
-    # ------------------------------------------------------------------ creating instances
-
-    def _create(self, instance_id: str, start: pb.ExecutionStartedEvent, start_at: float | None = None) -> Instance:
-        now = self._now()
-        execution_id = uuid.uuid4().hex
-        start.orchestrationInstance.instanceId = instance_id
-        start.orchestrationInstance.executionId.value = execution_id
-        inst = Instance(instance_id, execution_id, start, now)
-        inst.inbox.append(ev.event(now, executionStarted=start))
-        if start_at is not None and start_at > now:
-            inst.scheduled_start = start_at
-            inst.start_timer = self._scheduler.call_at(start_at, lambda: self._begin(instance_id, execution_id))
-        self._store.put(inst)
-        self._make_ready(inst)
-        self._notify(inst)
-        log.info("instance %s started: %s", instance_id, start.name)
-        return inst
-
-    def _begin(self, instance_id: str, execution_id: str) -> None:
-        """A scheduled start time has come."""
-        with self._op():
-            inst = self._store.get(instance_id)
-            if inst is None or inst.execution_id != execution_id:
-                return
-            inst.start_timer = None
-            self._make_ready(inst)
-            self._pump()
-
-    def _remove(self, inst: Instance) -> None:
-        if inst.start_timer is not None:
-            inst.start_timer.cancel()
-        self._store.delete(inst.instance_id)
-
-    def start_instance(self, req: pb.CreateInstanceRequest) -> str:
-        if not req.name:
-            raise InvalidRequest("name (the orchestrator to run) is required and was empty")
-        with self._op():
-            instance_id = self._start_locked(req)
-            self._pump()
-        return instance_id
-
-    def _start_locked(self, req: pb.CreateInstanceRequest) -> str:
-        instance_id = req.instanceId or uuid.uuid4().hex
-        existing = self._store.get(instance_id)
-        if existing is not None:
-            policy = req.orchestrationIdReusePolicy
-            statuses = set(policy.replaceableStatus)
-            action = ev.legacy_reuse_action(policy)
-            if action is not None:
-                # The older shape acts only on the statuses it lists; any other is a duplicate.
-                if existing.status not in statuses:
-                    raise InstanceAlreadyExists(instance_id, ev.status_name(existing.status))
-                if action == ev.LEGACY_REUSE_IGNORE:
-                    log.info(
-                        "start of %s ignored: the reuse policy says IGNORE for an instance that is %s",
-                        instance_id,
-                        ev.status_name(existing.status),
-                    )
-                    return instance_id
-            self._make_room(existing, statuses)
-        start = pb.ExecutionStartedEvent(
-            name=req.name,
-            version=req.version if req.HasField("version") else None,
-            input=req.input if req.HasField("input") else None,
-            tags=req.tags,
-            parentTraceContext=req.parentTraceContext if req.HasField("parentTraceContext") else None,
-        )
-        start_at = None
-        # A start time at or before now means "now" (the JS SDK sends the epoch when none was
-        # given); only a future one is recorded, so history does not claim a start in 1970.
-        if req.HasField("scheduledStartTimestamp") and ev.seconds(req.scheduledStartTimestamp) > self._now():
-            start_at = ev.seconds(req.scheduledStartTimestamp)
-            start.scheduledStartTimestamp.CopyFrom(req.scheduledStartTimestamp)
-        self._create(instance_id, start, start_at)
-        return instance_id
-
-    def _make_room(self, existing: Instance, replaceable: set[int]) -> None:
-        """Apply the ID reuse policy to an instance that already has the requested ID."""
-        status = existing.status
-        if replaceable:
-            if status not in replaceable:
-                raise InstanceAlreadyExists(existing.instance_id, ev.status_name(status))
-            if not existing.is_terminal:
-                self._terminate(existing, None, recursive=False)
-        elif not existing.is_terminal:
-            raise InstanceAlreadyExists(existing.instance_id, ev.status_name(status))
-        self._remove(existing)
-
-    # ------------------------------------------------------------------ client operations
-
-    def raise_event(self, instance_id: str, name: str, data: str | None) -> None:
-        if not name:
-            raise InvalidRequest("event name is required and was empty")
-        with self._op():
-            inst = self._require(instance_id)
-            if inst.is_terminal:
-                log.info(
-                    "event %r for %s dropped: the instance is %s",
-                    name,
-                    instance_id,
-                    ev.status_name(inst.status),
-                )
-                return
-            raised = pb.EventRaisedEvent(name=name, input=ev.string_value(data))
-            self._enqueue_event(inst, ev.event(self._now(), eventRaised=raised))
-            self._pump()
-
-    def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
-        with self._op():
-            inst = self._require(instance_id)
-            self._terminate(inst, output, recursive)
-            self._pump()
-
-    def suspend(self, instance_id: str, reason: str | None) -> None:
-        with self._op():
-            inst = self._require(instance_id)
-            self._check_live(inst, "suspended")
-            if inst.suspended:
-                return
-            inst.suspended = True
-            suspended = pb.ExecutionSuspendedEvent(input=ev.string_value(reason))
-            self._enqueue_event(inst, ev.event(self._now(), executionSuspended=suspended))
-            self._notify(inst)
-
-    def resume(self, instance_id: str, reason: str | None) -> None:
-        with self._op():
-            inst = self._require(instance_id)
-            self._check_live(inst, "resumed")
-            if not inst.suspended:
-                return
-            inst.suspended = False
-            resumed = pb.ExecutionResumedEvent(input=ev.string_value(reason))
-            self._enqueue_event(inst, ev.event(self._now(), executionResumed=resumed))
-            self._notify(inst)
-            self._pump()
-
-    def _check_live(self, inst: Instance, verb: str) -> None:
-        if inst.is_terminal:
-            raise NotInState(
-                f"instance '{inst.instance_id}' is {ev.status_name(inst.status)}; "
-                f"only pending, running or suspended instances can be {verb}"
-            )
-
-    def rewind(self, instance_id: str, reason: str | None) -> None:
-        with self._op():
-            inst = self._require(instance_id)
-            if inst.status != pb.ORCHESTRATION_STATUS_FAILED:
-                raise NotInState(
-                    f"instance '{instance_id}' is {ev.status_name(inst.status)}; only FAILED instances can be rewound"
-                )
-            self._start_rewind(inst, reason, None)
-            self._pump()
-
-    def restart(self, instance_id: str, new_instance_id: bool) -> str:
-        with self._op():
-            inst = self._require(instance_id)
-            if not inst.is_terminal:
-                raise NotInState(
-                    f"instance '{instance_id}' is {ev.status_name(inst.status)}; "
-                    "only completed, failed or terminated instances can be restarted"
-                )
-            target = uuid.uuid4().hex if new_instance_id else instance_id
-            start = pb.ExecutionStartedEvent(
-                name=inst.name,
-                version=ev.string_value(inst.version),
-                input=ev.string_value(inst.input),
-                tags=inst.tags,
-            )
-            if not new_instance_id:
-                self._remove(inst)
-            self._create(target, start)
-            self._pump()
-            return target
-
-    def purge(self, instance_id: str, recursive: bool) -> int:
-        if not instance_id:
-            raise InvalidRequest("instanceId is required and was empty")
-        with self._op():
-            inst = self._store.get(instance_id)
-            if inst is None or not inst.is_terminal:
-                return 0
-            return self._purge(inst, recursive)
-
-    def purge_where(
-        self, created_from: float | None, created_to: float | None, statuses: set[int], recursive: bool
-    ) -> int:
-        with self._op():
-            count = 0
-            for inst in self._store.all():
-                if self._store.get(inst.instance_id) is not inst or not inst.is_terminal:
-                    continue
-                if statuses and inst.status not in statuses:
-                    continue
-                if created_from is not None and inst.created < created_from:
-                    continue
-                if created_to is not None and inst.created > created_to:
-                    continue
-                count += self._purge(inst, recursive)
-            return count
-
-    def _purge(self, inst: Instance, recursive: bool) -> int:
-        self._remove(inst)
-        self._notify_gone(inst.instance_id)
-        count = 1
-        if recursive:
-            for child_id in inst.children:
-                child = self._store.get(child_id)
-                if child is not None and child.parent_id == inst.instance_id and child.is_terminal:
-                    count += self._purge(child, True)
-        return count
-
-    def terminate_now(self, instance_ids, reason: str | None) -> list[str]:
-        """SkipGracefulOrchestrationTerminations: terminate each; return the ones that were not."""
-        not_terminated = []
-        with self._op():
-            for iid in instance_ids:
-                inst = self._store.get(iid)
-                if inst is None or inst.is_terminal:
-                    not_terminated.append(iid)
-                else:
-                    self._terminate(inst, reason, recursive=False)
-            self._pump()
-        return not_terminated
-
-    # ------------------------------------------------------------------ waiting
-
-    def watch(
-        self,
-        instance_id: str,
-        until: str,
-        with_payloads: bool,
-        callback: Callable[[pb.OrchestrationState | None], None],
-    ):
-        """Return ``(state, None)`` if ``until`` already holds, else ``(None, waiter)``.
-
-        The waiter's callback later receives the state, or None if the instance disappeared
-        (purged or reset). Callbacks run under the engine lock and must not block.
-        """
-        with self._op():
-            inst = self._require(instance_id)
-            w = Waiter(instance_id, until, with_payloads, callback)
-            if w.satisfied(inst):
-                return inst.to_state(with_payloads), None
-            self._waiters.setdefault(instance_id, []).append(w)
-            return None, w
-
-    def unwatch(self, waiter: Waiter) -> None:
-        with self._op():
-            ws = self._waiters.get(waiter.instance_id)
-            if ws and waiter in ws:
-                ws.remove(waiter)
-                if not ws:
-                    del self._waiters[waiter.instance_id]
+    # ------------------------------------------------------------------ across hubs
 
     def waiter_count(self) -> int:
-        with self._op():
-            return sum(len(ws) for ws in self._waiters.values())
+        return sum(h.waiter_count() for h in self.hubs())
 
-    # ------------------------------------------------------------------ workers
-
-    def connect(self, request: pb.GetWorkItemsRequest, deliver: Callable[[bytes], None]) -> WorkerSession:
-        with self._op():
-            session = new_session(next(self._session_ids), request, deliver, self._now())
-            self._dispatch.add_session(session)
-            log.info("worker %d connected (%d connected)", session.session_id, len(self._dispatch.sessions))
-            self._pump()
-            return session
-
-    def disconnect(self, session: WorkerSession) -> None:
-        with self._op():
-            orphans = self._dispatch.remove_session(session)
-            for lease in orphans:
-                self._dispatch.release(lease, "redelivered to another worker after its worker disconnected")
-                self._requeue(lease)
-            log.info(
-                "worker %d disconnected; %d unfinished work item(s) queued again", session.session_id, len(orphans)
-            )
-            self._pump()
-
-    def _requeue(self, lease: Lease) -> None:
-        """Put a lease's work back in front of its queue, unless the instance moved on."""
-        if lease.kind == ENTITY:
-            self._requeue_entity(lease)
-            return
-        inst = self._store.get(lease.instance_id)
-        if inst is None or inst.execution_id != lease.execution_id:
-            return
-        if lease.kind == ORCHESTRATOR:
-            if inst.lease is not lease:
-                return
-            inst.lease = None
-            inst.inbox[:0] = lease.item[1:]  # a fresh OrchestratorStarted is added at redelivery
-            self._store.touch(inst)
-            self._make_ready(inst)
-        elif not inst.is_terminal:
-            self._dispatch.queues[ACTIVITY].appendleft(lease.item)
-
-    def abandon(self, token: str, kind: str) -> None:
-        with self._op():
-            lease = self._take_lease(token, kind)
-            self._dispatch.release(lease, "abandoned")
-            self._scheduler.call_later(self.config.abandon_retry_delay, lambda: self._requeue_abandoned(lease))
-
-    def _requeue_abandoned(self, lease: Lease) -> None:
-        with self._op():
-            self._requeue(lease)
-            self._pump()
-
-    def _pump(self) -> None:
-        """Hand queued work to sessions with room for it, in arrival order per kind."""
-        d = self._dispatch
-        if not d.sessions:
-            return
-        for kind, queue in d.queues.items():
-            pending = len(queue)
-            while pending and queue and d.any_capacity(kind):
-                pending -= 1
-                item = queue.popleft()
-                target = self._routing(kind, item)
-                if target is None:
-                    continue
-                session = d.pick_session(kind, *target)
-                if session is None:
-                    queue.append(item)
-                    continue
-                self._deliver(kind, item, session)
-
-    def _routing(self, kind: str, item) -> tuple[str, str | None] | None:
-        """``(name, version)`` by which an item is routed, or None if it is no longer wanted."""
-        if kind == ORCHESTRATOR:
-            inst = self._store.get(item)
-            if inst is None:
-                return None
-            inst.queued = False
-            if not self._dispatchable(inst):
-                return None
-            inst.queued = True
-            return inst.name, inst.version
-        if kind == ACTIVITY:
-            inst = self._store.get(item.instance_id)
-            if inst is None or inst.execution_id != item.execution_id or inst.is_terminal:
-                return None
-            return item.name, item.version
-        return self._entity_routing(item)
-
-    def _deliver(self, kind: str, item, session: WorkerSession) -> None:
-        if kind == ORCHESTRATOR:
-            self._deliver_orchestrator(self._store.get(item), session)
-        elif kind == ACTIVITY:
-            self._deliver_activity(item, session)
-        else:
-            self._deliver_entity(item, session)
-
-    def _deliver_orchestrator(self, inst: Instance, session: WorkerSession) -> None:
-        inst.queued = False
-        now = self._now()
-        # While a rewind is pending, the worker must see exactly [OrchestratorStarted, ExecutionRewound].
-        take = 1 if inst.rewinding else len(inst.inbox)
-        new_events = [ev.event(now, orchestratorStarted=pb.OrchestratorStartedEvent()), *inst.inbox[:take]]
-        del inst.inbox[:take]
-        lease = self._dispatch.lease(ORCHESTRATOR, session, inst.instance_id, inst.execution_id, new_events)
-        inst.lease = lease
-        data = ev.orchestrator_work_item(inst.instance_id, inst.execution_id, new_events, inst.past, lease.token)
-        if len(data) > self.config.max_message_bytes:
-            self._dispatch.release(lease, "cancelled: the work item was too large to send")
-            inst.lease = None
-            self._fail(
-                inst,
-                "WorkItemTooLarge",
-                f"the orchestrator work item for '{inst.instance_id}' is {len(data)} bytes, more than "
-                f"the emulator's max message size of {self.config.max_message_bytes} bytes",
-            )
-            return
-        session.deliver(data)
-
-    def _deliver_activity(self, task: ActivityTask, session: WorkerSession) -> None:
-        lease = self._dispatch.lease(ACTIVITY, session, task.instance_id, task.execution_id, task)
-        scheduled = task.input.taskScheduled
-        request = pb.ActivityRequest(
-            name=scheduled.name,
-            version=scheduled.version if scheduled.HasField("version") else None,
-            input=scheduled.input if scheduled.HasField("input") else None,
-            orchestrationInstance=pb.OrchestrationInstance(
-                instanceId=task.instance_id, executionId=ev.string_value(task.execution_id)
-            ),
-            taskId=task.task_id,
-            parentTraceContext=scheduled.parentTraceContext if scheduled.HasField("parentTraceContext") else None,
-            tags=scheduled.tags,
-        )
-        session.deliver(pb.WorkItem(activityRequest=request, completionToken=lease.token).SerializeToString())
-
-    def _take_lease(self, token: str, kind: str, instance_id: str = "", task_id: int | None = None) -> Lease:
-        if not token:
-            return self._lease_without_token(kind, instance_id, task_id)
-        token_kind = Dispatcher.kind_of_token(token)
-        if token_kind is not None and token_kind != kind:
-            raise InvalidRequest(f"completion token '{token}' belongs to an {token_kind} work item, not an {kind} one")
-        lease = self._dispatch.leases.get(token)
-        if lease is None:
-            self._raise_unknown_token(token)
-        return lease
-
-    def _lease_without_token(self, kind: str, instance_id: str, task_id: int | None) -> Lease:
-        """Older SDKs (the Java SDK 1.5) send no completion token: find the work item by instance (and task)."""
-        if kind == ENTITY or not instance_id:
-            raise InvalidRequest("completionToken is required and was empty")
-        if kind == ORCHESTRATOR:
-            inst = self._store.get(instance_id)
-            lease = inst.lease if inst is not None else None
-        else:
-            # the current execution's work item; a replaced execution's stale lease must not take the result
-            inst = self._store.get(instance_id)
-            current = inst.execution_id if inst is not None else None
-            lease = next(
-                (
-                    x
-                    for x in self._dispatch.leases.values()
-                    if x.kind == ACTIVITY
-                    and x.instance_id == instance_id
-                    and x.item.task_id == task_id
-                    and x.execution_id == current
-                ),
-                None,
-            )
-        if lease is None or lease.token not in self._dispatch.leases:
-            what = f"task {task_id} of instance '{instance_id}'" if kind == ACTIVITY else f"instance '{instance_id}'"
-            raise WorkItemNotFound(f"no outstanding {kind} work item for {what} (the completion carried no token)")
-        return lease
-
-    def complete_activity(self, resp: pb.ActivityResponse) -> None:
-        with self._op():
-            lease = self._take_lease(resp.completionToken, ACTIVITY, resp.instanceId, resp.taskId)
-            task: ActivityTask = lease.item
-            if resp.instanceId and resp.instanceId != task.instance_id:
-                raise InvalidRequest(
-                    f"completion token '{lease.token}' is for instance '{task.instance_id}', not '{resp.instanceId}'"
-                )
-            if resp.taskId != task.task_id:
-                raise InvalidRequest(f"completion token '{lease.token}' is for task {task.task_id}, not {resp.taskId}")
-            self._dispatch.release(lease, "completed")
-            inst = self._store.get(task.instance_id)
-            if inst is not None and inst.execution_id == task.execution_id and not inst.is_terminal:
-                now = self._now()
-                if resp.HasField("failureDetails"):
-                    failed = pb.TaskFailedEvent(taskScheduledId=task.task_id, failureDetails=resp.failureDetails)
-                    self._enqueue_event(inst, ev.event(now, taskFailed=failed))
-                else:
-                    done = pb.TaskCompletedEvent(
-                        taskScheduledId=task.task_id, result=resp.result if resp.HasField("result") else None
-                    )
-                    self._enqueue_event(inst, ev.event(now, taskCompleted=done))
-            self._pump()
-
-    def complete_orchestrator(self, resp: pb.OrchestratorResponse) -> None:
-        with self._op():
-            lease = self._take_lease(resp.completionToken, ORCHESTRATOR, resp.instanceId)
-            if resp.instanceId and resp.instanceId != lease.instance_id:
-                raise InvalidRequest(
-                    f"completion token '{lease.token}' is for instance '{lease.instance_id}', not '{resp.instanceId}'"
-                )
-            self._dispatch.release(lease, "completed")
-            inst = self._store.get(lease.instance_id)
-            if inst is None or inst.lease is not lease:
-                self._pump()
-                return  # the instance was terminated, purged or replaced meanwhile
-            inst.lease = None
-            problem = self._invalid_action(resp.actions)
-            if problem is not None:
-                self._fail(inst, "EmulatorProtocolError", problem)
-                self._pump()
-                raise InvalidRequest(problem)
-            self._apply_response(inst, lease, resp)
-            self._pump()
+    def snapshot(self, rows: int = 15) -> EngineSnapshot:
+        """The console's picture of every hub together (rows of all hubs, newest first)."""
+        return merge_snapshots([h.snapshot(rows) for h in self.hubs()], rows, self.started_at)

@@ -60,6 +60,10 @@ class WorkerSession:
     in_flight: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     leases: set[str] = field(default_factory=set)
     delivered: int = 0
+    #: What the worker told about itself in its call's metadata (``workerid``, ``x-user-agent``) and its address.
+    worker_id: str = ""
+    user_agent: str = ""
+    peer: str = ""
 
     def accepts(self, kind: str, name: str, version: str | None) -> bool:
         return self.filters is None or self.filters[kind].accepts(name, version)
@@ -69,7 +73,9 @@ class WorkerSession:
         return limit <= 0 or self.in_flight[kind] < limit
 
 
-def new_session(session_id: int, request: pb.GetWorkItemsRequest, deliver, now: float) -> WorkerSession:
+def new_session(
+    session_id: int, request: pb.GetWorkItemsRequest, deliver, now: float, identity: dict | None = None
+) -> WorkerSession:
     filters = None
     if request.HasField("workItemFilters"):
         f = request.workItemFilters
@@ -83,7 +89,17 @@ def new_session(session_id: int, request: pb.GetWorkItemsRequest, deliver, now: 
         ACTIVITY: request.maxConcurrentActivityWorkItems,
         ENTITY: request.maxConcurrentEntityWorkItems,
     }
-    return WorkerSession(session_id, deliver, limits, filters, now)
+    identity = identity or {}
+    return WorkerSession(
+        session_id,
+        deliver,
+        limits,
+        filters,
+        now,
+        worker_id=identity.get("worker_id", ""),
+        user_agent=identity.get("user_agent", ""),
+        peer=identity.get("peer", ""),
+    )
 
 
 @dataclass(eq=False)

@@ -164,7 +164,7 @@ class EntityRules:
                 self._post(entity_id, item[1])
                 self._pump()
 
-        self._scheduler.call_at(item[0], due)
+        self._call_at(item[0], due)
 
     def _recover_entities(self) -> None:
         for entity in self._store.entities.values():

@@ -179,7 +179,7 @@ class OrchestrationRules:
                 self._enqueue_event(target, ev.event(self._now(), timerFired=fired))
                 self._pump()
 
-        self._scheduler.call_at(ev.seconds(fire_at), fire)
+        self._call_at(ev.seconds(fire_at), fire)
 
     def _create_sub_orchestration(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> None:
         cs = action.createSubOrchestration

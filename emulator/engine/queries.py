@@ -1,6 +1,6 @@
-"""Read-only views of the engine's state: single instances, filtered pages, histories.
+"""Read-only views of a task hub's state: single instances, filtered pages, histories, snapshots.
 
-A mixin of :class:`emulator.engine.core.Engine`.
+Mixins of :class:`emulator.engine.hub.TaskHub`; :func:`merge_snapshots` joins the hubs' pictures.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class InstanceRow:
     created: float
     updated: float
     history_length: int
+    hub: str = "default"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,21 @@ class EntityRow:
     backlog: int
     modified: float
     has_state: bool
+    hub: str = "default"
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    """A connected worker as the console and ``hubs``/``workers`` show it."""
+
+    hub: str
+    session_id: int
+    worker_id: str
+    user_agent: str
+    peer: str
+    connected_at: float
+    in_flight: int
+    delivered: int
 
 
 @dataclass(frozen=True)
@@ -115,15 +131,77 @@ class EngineSnapshot:
     focus_history: list = ()
     entity_count: int = 0
     entities: list[EntityRow] = ()
+    hubs: tuple[str, ...] = ("default",)
+    worker_rows: tuple[WorkerRow, ...] = ()
 
 
-def _row(inst) -> InstanceRow:
+@dataclass(frozen=True)
+class HubSummary:
+    """What ``hubs`` lists: a hub's name, its instances by status, entities and connected workers."""
+
+    name: str
+    counts: dict[str, int]
+    entities: int
+    workers: list[WorkerRow]
+
+
+def _row(inst, hub: str) -> InstanceRow:
     return InstanceRow(
-        inst.instance_id, inst.name, ev.status_name(inst.status), inst.created, inst.updated, inst.event_count
+        inst.instance_id, inst.name, ev.status_name(inst.status), inst.created, inst.updated, inst.event_count, hub
+    )
+
+
+def _worker_row(hub: str, s) -> WorkerRow:
+    return WorkerRow(
+        hub, s.session_id, s.worker_id, s.user_agent, s.peer, s.connected_at, sum(s.in_flight.values()), s.delivered
+    )
+
+
+def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float) -> EngineSnapshot:
+    """One picture of several hubs: counts added up, the newest rows of all of them."""
+    import heapq
+
+    counts: dict[str, int] = {}
+    for snap in snaps:
+        for name, n in snap.counts.items():
+            counts[name] = counts.get(name, 0) + n
+    recent = heapq.nlargest(rows, (r for s in snaps for r in s.recent), key=lambda r: r.updated)
+    focus = recent[0] if recent else None
+    focus_history = next((s.focus_history for s in snaps if focus is not None and s.focus is focus), [])
+    entity_rows = heapq.nlargest(max(1, rows // 3), (e for s in snaps for e in s.entities), key=lambda e: e.modified)
+    return EngineSnapshot(
+        taken_at=max((s.taken_at for s in snaps), default=0.0),
+        started_at=started_at,
+        workers=sum(s.workers for s in snaps),
+        counts=counts,
+        delivered_total=sum(s.delivered_total for s in snaps),
+        recent=recent,
+        focus=focus,
+        focus_history=focus_history,
+        entity_count=sum(s.entity_count for s in snaps),
+        entities=entity_rows,
+        hubs=tuple(h for s in snaps for h in s.hubs),
+        worker_rows=tuple(w for s in snaps for w in s.worker_rows),
     )
 
 
 class Snapshots:
+    def counts(self) -> dict[str, int]:
+        with self._op():
+            counts: dict[str, int] = {}
+            for inst in self._store.all():
+                name = ev.status_name(inst.status)
+                counts[name] = counts.get(name, 0) + 1
+            return counts
+
+    def workers(self) -> list[WorkerRow]:
+        with self._op():
+            return [_worker_row(self.name, s) for s in self._dispatch.sessions]
+
+    def summary(self) -> HubSummary:
+        with self._op():
+            return HubSummary(self.name, self.counts(), len(self._store.entities), self.workers())
+
     def snapshot(self, rows: int = 15) -> EngineSnapshot:
         """Counts by status, the ``rows`` most recently changed instances and the newest one's history."""
         import heapq
@@ -135,7 +213,7 @@ class Snapshots:
                 name = ev.status_name(inst.status)
                 counts[name] = counts.get(name, 0) + 1
             newest = heapq.nlargest(rows, instances, key=lambda i: i.updated)
-            recent = [_row(i) for i in newest]
+            recent = [_row(i, self.name) for i in newest]
             past = bytes(newest[0].past) if newest else b""
             entities = list(self._store.entities.values())
             entity_rows = [
@@ -145,6 +223,7 @@ class Snapshots:
                     len(e.queue),
                     e.modified,
                     e.state is not None,
+                    self.name,
                 )
                 for e in heapq.nlargest(max(1, rows // 3), entities, key=lambda e: e.modified)
             ]
@@ -158,6 +237,8 @@ class Snapshots:
                 focus=recent[0] if recent else None,
                 entity_count=len(entities),
                 entities=entity_rows,
+                hubs=(self.name,),
+                worker_rows=tuple(_worker_row(self.name, s) for s in self._dispatch.sessions),
             )
         # Decoding the history happens outside the lock.
         return EngineSnapshot(**{**snap.__dict__, "focus_history": list(ev.decode_history(past))})

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -26,32 +27,59 @@ from emulator.errors import EmulatorError
 log = logging.getLogger("emulator.store")
 
 APPLICATION_ID = 0x44544531  # "DTE1": marks the file as ours (PRAGMA application_id)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
+# Every row belongs to a task hub; the same instance ID in two hubs is two rows.
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS hubs (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL DEFAULT '{}'
+);
 CREATE TABLE IF NOT EXISTS instances (
-    instance_id TEXT PRIMARY KEY,
+    hub TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
     data TEXT NOT NULL,
     inbox BLOB NOT NULL,
     failure BLOB,
     parent BLOB,
-    trace BLOB
+    trace BLOB,
+    PRIMARY KEY (hub, instance_id)
 );
 CREATE TABLE IF NOT EXISTS history (
+    hub TEXT NOT NULL,
     instance_id TEXT NOT NULL,
     generation INTEGER NOT NULL,
     offset INTEGER NOT NULL,
     events BLOB NOT NULL,
-    PRIMARY KEY (instance_id, offset)
+    PRIMARY KEY (hub, instance_id, offset)
 );
 CREATE TABLE IF NOT EXISTS entities (
-    entity_id TEXT PRIMARY KEY,
-    data TEXT NOT NULL
+    hub TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (hub, entity_id)
 );
 """
 
 # Each entry upgrades the schema from version N to N+1.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: task hubs. Everything a schema-1 file holds belonged to the one namespace, now 'default'.
+    1: """
+ALTER TABLE instances RENAME TO instances_v1;
+ALTER TABLE history RENAME TO history_v1;
+ALTER TABLE entities RENAME TO entities_v1;
+"""
+    + SCHEMA
+    + """;
+INSERT INTO hubs (name) VALUES ('default');
+INSERT INTO instances SELECT 'default', instance_id, data, inbox, failure, parent, trace FROM instances_v1;
+INSERT INTO history SELECT 'default', instance_id, generation, offset, events FROM history_v1;
+INSERT INTO entities SELECT 'default', entity_id, data FROM entities_v1;
+DROP TABLE instances_v1;
+DROP TABLE history_v1;
+DROP TABLE entities_v1;
+""",
+}
 
 
 class StoreError(EmulatorError):
@@ -121,21 +149,42 @@ def _load_instance(row, past: bytes) -> Instance:
     return inst
 
 
-class SqliteStore(MemoryStore):
-    """The memory store, written through to a SQLite file at the end of every engine operation."""
+class SqliteDatabase:
+    """One SQLite file, held exclusively by this emulator, holding every task hub's rows.
 
-    durable = True
+    Hubs flush from their own threads; the connection is shared, so each transaction takes
+    ``lock``. Opening checks the file is ours, refuses a newer schema untouched, and migrates
+    an older one in place.
+    """
 
     def __init__(self, path: str):
-        super().__init__()
         self.path = path
-        self._db = self._open(path)
-        self._dirty: dict[str, Instance | None] = {}
-        self._dirty_entities: dict[str, object] = {}
-        self._written: dict[str, tuple[int, int]] = {}  # instance -> (history generation, bytes stored)
-        self._load()
+        self.lock = threading.Lock()
+        self.conn = self._open(path)
 
-    # ------------------------------------------------------------------ opening
+    def hub_names(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT name FROM hubs UNION SELECT hub FROM instances UNION SELECT hub FROM entities"
+        ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def store(self, hub: str) -> SqliteStore:
+        """The store of one hub (its rows loaded), recording the hub so that it survives a restart."""
+        with self.lock:
+            self.conn.execute("INSERT OR IGNORE INTO hubs (name) VALUES (?)", (hub,))
+        return SqliteStore(self, hub)
+
+    def forget_hub(self, hub: str) -> None:
+        with self.lock:
+            self.conn.execute("BEGIN")
+            for table in ("instances", "history", "entities"):
+                self.conn.execute(f"DELETE FROM {table} WHERE hub=?", (hub,))
+            self.conn.execute("DELETE FROM hubs WHERE name=?", (hub,))
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
 
     @staticmethod
     def _open(path: str) -> sqlite3.Connection:
@@ -186,15 +235,34 @@ class SqliteStore(MemoryStore):
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 
+
+class SqliteStore(MemoryStore):
+    """One hub's state in memory, written through to the shared file at the end of every operation."""
+
+    durable = True
+
+    def __init__(self, database: SqliteDatabase, hub: str):
+        super().__init__()
+        self.database = database
+        self.hub = hub
+        self.path = database.path
+        self._db = database.conn
+        self._dirty: dict[str, Instance | None] = {}
+        self._dirty_entities: dict[str, object] = {}
+        self._written: dict[str, tuple[int, int]] = {}  # instance -> (history generation, bytes stored)
+        self._load()
+
     def _load(self) -> None:
         histories: dict[str, list[bytes]] = {}
         generations: dict[str, int] = {}
         for instance_id, generation, events in self._db.execute(
-            "SELECT instance_id, generation, events FROM history ORDER BY instance_id, offset"
+            "SELECT instance_id, generation, events FROM history WHERE hub=? ORDER BY instance_id, offset", (self.hub,)
         ):
             histories.setdefault(instance_id, []).append(events)
             generations[instance_id] = generation
-        for row in self._db.execute("SELECT instance_id, data, inbox, failure, parent, trace FROM instances"):
+        for row in self._db.execute(
+            "SELECT instance_id, data, inbox, failure, parent, trace FROM instances WHERE hub=?", (self.hub,)
+        ):
             past = b"".join(histories.get(row[0], ()))
             inst = _load_instance(row, past)
             inst.history_generation = generations.get(row[0], 0)
@@ -202,7 +270,7 @@ class SqliteStore(MemoryStore):
             self._written[inst.instance_id] = (inst.history_generation, len(past))
         from emulator.engine.entities import Entity
 
-        for entity_id, data in self._db.execute("SELECT entity_id, data FROM entities"):
+        for entity_id, data in self._db.execute("SELECT entity_id, data FROM entities WHERE hub=?", (self.hub,)):
             entity = Entity.from_json(entity_id, json.loads(data))
             self.entities[entity_id] = entity
             if entity.locked_by is not None:
@@ -233,24 +301,28 @@ class SqliteStore(MemoryStore):
         """Write everything the operation touched, in one transaction."""
         if not self._dirty and not self._dirty_entities:
             return
-        db = self._db
+        with self.database.lock:
+            self._write_dirty()
+
+    def _write_dirty(self) -> None:
+        db, hub = self._db, self.hub
         db.execute("BEGIN")
         try:
             for instance_id, inst in self._dirty.items():
                 if inst is None or self._instances.get(instance_id) is not inst:
                     if inst is None:
-                        db.execute("DELETE FROM instances WHERE instance_id=?", (instance_id,))
-                        db.execute("DELETE FROM history WHERE instance_id=?", (instance_id,))
+                        db.execute("DELETE FROM instances WHERE hub=? AND instance_id=?", (hub, instance_id))
+                        db.execute("DELETE FROM history WHERE hub=? AND instance_id=?", (hub, instance_id))
                         self._written.pop(instance_id, None)
                     continue
-                db.execute("INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?)", _instance_row(inst))
+                db.execute("INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?)", (hub, *_instance_row(inst)))
                 self._write_history(inst)
             for entity_id, entity in self._dirty_entities.items():
                 if entity is None or self.entities.get(entity_id) is not entity:
-                    db.execute("DELETE FROM entities WHERE entity_id=?", (entity_id,))
+                    db.execute("DELETE FROM entities WHERE hub=? AND entity_id=?", (hub, entity_id))
                 else:
                     db.execute(
-                        "INSERT OR REPLACE INTO entities VALUES (?,?)", (entity_id, json.dumps(entity.to_json()))
+                        "INSERT OR REPLACE INTO entities VALUES (?,?,?)", (hub, entity_id, json.dumps(entity.to_json()))
                     )
             db.execute("COMMIT")
         except BaseException:
@@ -263,27 +335,28 @@ class SqliteStore(MemoryStore):
     def _write_history(self, inst: Instance) -> None:
         generation, stored = self._written.get(inst.instance_id, (-1, 0))
         if generation != inst.history_generation or stored > len(inst.past):
-            self._db.execute("DELETE FROM history WHERE instance_id=?", (inst.instance_id,))
+            self._db.execute("DELETE FROM history WHERE hub=? AND instance_id=?", (self.hub, inst.instance_id))
             stored = 0
         if len(inst.past) > stored:
             self._db.execute(
-                "INSERT INTO history VALUES (?,?,?,?)",
-                (inst.instance_id, inst.history_generation, stored, bytes(inst.past[stored:])),
+                "INSERT INTO history VALUES (?,?,?,?,?)",
+                (self.hub, inst.instance_id, inst.history_generation, stored, bytes(inst.past[stored:])),
             )
         self._written[inst.instance_id] = (inst.history_generation, len(inst.past))
 
     def clear(self) -> None:
-        """Forget everything (reset / DeleteTaskHub)."""
+        """Forget this hub's state (reset / DeleteTaskHub); other hubs' rows stay."""
         self._instances.clear()
         self.entities.clear()
         self.locks.clear()
         self._dirty.clear()
         self._dirty_entities.clear()
         self._written.clear()
-        self._db.execute("BEGIN")
-        for table in ("instances", "history", "entities"):
-            self._db.execute(f"DELETE FROM {table}")
-        self._db.execute("COMMIT")
+        with self.database.lock:
+            self._db.execute("BEGIN")
+            for table in ("instances", "history", "entities"):
+                self._db.execute(f"DELETE FROM {table} WHERE hub=?", (self.hub,))
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
-        self._db.close()
+        """Nothing of its own to release: the engine closes the shared database."""
