@@ -4,7 +4,7 @@ from emulator.config import Config
 from emulator.engine import Engine
 from emulator.errors import EmulatorError, PortInUse
 from emulator.server import Server
-from emulator.testing import InMemoryOrchestrationBackend, create_test_backend
+from emulator.testing import InMemoryOrchestrationBackend, TaskHubHandle, create_test_backend
 
 __all__ = [
     "Config",
@@ -13,6 +13,7 @@ __all__ = [
     "InMemoryOrchestrationBackend",
     "PortInUse",
     "Server",
+    "TaskHubHandle",
     "create_test_backend",
 ]
 __version__ = "0.1.0"

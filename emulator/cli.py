@@ -51,18 +51,44 @@ def main() -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", help="Interface to listen on ('localhost' = both loopbacks).")
-@click.option("--port", default=4001, type=click.IntRange(0, 65535), help="TCP port; 0 picks a free one.")
+@click.option(
+    "--port",
+    "ports",
+    default=(4001,),
+    multiple=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port; 0 picks a free one. Repeat to serve on more ports (env: space-separated).",
+)
+@click.option(
+    "--task-hubs",
+    default=None,
+    envvar=["DURABLETASK_EMULATOR_TASK_HUBS", "DTS_TASK_HUB_NAMES"],
+    show_envvar=True,
+    help="Comma-separated task hubs to serve; others get NOT_FOUND. Unset: a hub is created on first use.",
+)
 @click.option("--max-history-size", default=10000, type=click.IntRange(1), help="Most history events per instance.")
 @click.option("--console/--no-console", default=None, help="Live console (default: on when stdout is a terminal).")
 @click.option("--log-level", default="info", type=LOG_LEVELS, help="Log level.")
 @click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log line format.")
 @click.option("--db", default=None, type=click.Path(dir_okay=False), help="SQLite file that keeps all state.")
-def start(host, port, max_history_size, console, log_level, log_format, db) -> None:
+def start(host, ports, task_hubs, max_history_size, console, log_level, log_format, db) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
     _configure_logging(log_level, log_format)
-    config = Config(host=host, port=port, max_history_size=max_history_size, db_path=db)
+    hubs = None
+    if task_hubs is not None:
+        hubs = tuple(h.strip() for h in task_hubs.split(",") if h.strip())
+        if not hubs:
+            raise click.BadParameter("name at least one task hub, or leave the option unset", param_hint="--task-hubs")
+    config = Config(
+        host=host,
+        port=ports[0],
+        extra_ports=tuple(ports[1:]),
+        task_hubs=hubs,
+        max_history_size=max_history_size,
+        db_path=db,
+    )
     stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
         server = Server(config)
@@ -70,7 +96,11 @@ def start(host, port, max_history_size, console, log_level, log_format, db) -> N
     except EmulatorError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
-    click.echo(f"durabletask-emulator listening on {address} (max history {max_history_size}); Ctrl-C to stop")
+    also = "".join(f", also on port {p}" for p in server.ports[1:])
+    served = f"task hubs {', '.join(hubs)}" if hubs else "task hubs created on first use"
+    click.echo(
+        f"durabletask-emulator listening on {address}{also} ({served}; max history {max_history_size}); Ctrl-C to stop"
+    )
     sys.stdout.flush()
     use_console = console if console is not None else sys.stdout.isatty()
     if use_console:
@@ -101,8 +131,8 @@ def _capture_signals() -> threading.Event:
 @main.command(context_settings=CONTEXT)
 @click.option(
     "--address",
-    default=lambda: f"localhost:{os.environ.get('DURABLETASK_EMULATOR_PORT') or 4001}",
-    show_default="localhost:$DURABLETASK_EMULATOR_PORT, or localhost:4001",
+    default=lambda: f"localhost:{(os.environ.get('DURABLETASK_EMULATOR_PORT') or '4001').split()[0]}",
+    show_default="localhost:<first port of $DURABLETASK_EMULATOR_PORT>, or localhost:4001",
     envvar="DURABLETASK_EMULATOR_ADDRESS",
     help="host:port of the emulator (follows DURABLETASK_EMULATOR_PORT, as in a container).",
 )
@@ -139,9 +169,18 @@ _DB = click.option(
 )
 
 
+_TASK_HUB = click.option(
+    "--task-hub",
+    default="default",
+    expose_value=False,
+    callback=lambda ctx, param, value: ctx.meta.__setitem__("emulator.task_hub", value),
+    help="The task hub to act on (sent as the taskhub header).",
+)
+
+
 def ADDRESS(command):
-    """``--address`` (a running emulator) and ``--db`` (a stopped one's file)."""
-    return _ADDRESS(_DB(command))
+    """``--address`` (a running emulator), ``--db`` (a stopped one's file) and ``--task-hub``."""
+    return _ADDRESS(_DB(_TASK_HUB(command)))
 
 
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -155,7 +194,8 @@ def _run_inspector(address: str, action):
     """
     from emulator import inspector
 
-    db = click.get_current_context().meta.get("emulator.db")
+    meta = click.get_current_context().meta
+    db = meta.get("emulator.db")
     server = None
     try:
         if db:
@@ -163,7 +203,7 @@ def _run_inspector(address: str, action):
 
             server = Server(Config(host="127.0.0.1", port=0, db_path=db))
             address = server.start()
-        with inspector.connect(address) as stub:
+        with inspector.connect(address, meta.get("emulator.task_hub")) as stub:
             return action(stub)
     except inspector.InspectorError as e:
         click.echo(f"error: {e}", err=True)
@@ -316,6 +356,52 @@ def purge(address, instance_id, statuses, recursive):
         raise click.UsageError("give either an INSTANCE_ID or one or more --status")
     count = _run_inspector(address, lambda stub: inspector.purge(stub, instance_id, statuses, recursive))
     click.echo(f"purged {count} instance(s)")
+
+
+def _control_command(name: str, doc: str):
+    """Commands that speak to the emulator as a whole (no --task-hub of their own unless they take one)."""
+    return main.command(name, context_settings=CONTEXT, help=doc)
+
+
+@_control_command("hubs", "List the task hubs with their instances by status, entities and workers.")
+@_ADDRESS
+@_DB
+@AS_JSON
+def hubs_command(address, as_json):
+    from emulator import inspector
+
+    rows = _run_inspector(address, inspector.list_hubs)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print(inspector.hubs_table(rows))
+
+
+@_control_command("workers", "List connected workers: their task hub, SDK (user agent), worker ID and address.")
+@_ADDRESS
+@_DB
+@click.option("--task-hub", default=None, help="Only this hub's workers (default: every hub's).")
+@AS_JSON
+def workers_command(address, task_hub, as_json):
+    from emulator import inspector
+
+    rows = _run_inspector(address, lambda stub: inspector.list_workers(stub, task_hub))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print(inspector.workers_table(rows))
+
+
+@_control_command("reset", "Forget a task hub's instances, entities, queued work and timers (workers stay connected).")
+@_ADDRESS
+@_DB
+@click.option("--task-hub", default="default", help="The hub to reset.")
+@click.option("--all", "everything", is_flag=True, help="Reset every task hub.")
+def reset_command(address, task_hub, everything):
+    from emulator import inspector
+
+    _run_inspector(address, lambda stub: inspector.reset(stub, task_hub, everything))
+    click.echo("reset: every task hub" if everything else f"reset: task hub {task_hub}")
 
 
 if __name__ == "__main__":  # pragma: no cover

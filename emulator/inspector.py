@@ -31,23 +31,47 @@ class InspectorError(Exception):
         self.exit_code = exit_code
 
 
+class _TaskHubHeader(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds ``taskhub: <name>`` to every call, as DTS clients do."""
+
+    def __init__(self, task_hub: str):
+        self.metadata = (("taskhub", task_hub),)
+
+    def _details(self, details):
+        return details._replace(metadata=tuple(details.metadata or ()) + self.metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+
 @contextmanager
-def connect(address: str, timeout: float = 5.0) -> Iterator[stubs.TaskHubSidecarServiceStub]:
-    channel = grpc.insecure_channel(address)
+def connect(
+    address: str, task_hub: str | None = None, timeout: float = 5.0
+) -> Iterator[stubs.TaskHubSidecarServiceStub]:
+    """A TaskHubSidecarService stub for ``task_hub``; its ``control`` attribute is an EmulatorControl stub."""
+    from emulator.control import ControlStub
+
+    raw = grpc.insecure_channel(address)
+    channel = grpc.intercept_channel(raw, _TaskHubHeader(task_hub)) if task_hub else raw
     try:
         try:
-            grpc.channel_ready_future(channel).result(timeout=timeout)
+            grpc.channel_ready_future(raw).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             raise InspectorError(
                 f"cannot reach an emulator at {address} (is it running? start one with `durabletask-emulator start`)",
                 exit_code=2,
             ) from None
+        stub = stubs.TaskHubSidecarServiceStub(channel)
+        stub.control = ControlStub(raw)
         try:
-            yield stubs.TaskHubSidecarServiceStub(channel)
+            yield stub
         except grpc.RpcError as e:
             raise InspectorError(f"{e.code().name}: {e.details()}") from None
     finally:
-        channel.close()
+        raw.close()
 
 
 def status_value(name: str) -> int:
@@ -205,4 +229,80 @@ def history_table(history: list[pb.HistoryEvent]) -> Table:
     for i, event in enumerate(history):
         kind, name, payload = describe_event(event)
         table.add_row(str(i), (_iso(event.timestamp) or "")[11:23], kind, name, payload)
+    return table
+
+
+# ---------------------------------------------------------------------- task hubs and workers
+
+
+def list_hubs(stub) -> list[dict]:
+    from emulator.control import control_pb2 as cpb
+
+    reply = stub.control.ListTaskHubs(cpb.ListTaskHubsRequest())
+    return [
+        {
+            "name": h.name,
+            "instances": dict(sorted(h.instance_counts.items())),
+            "entities": h.entity_count,
+            "workers": h.worker_count,
+        }
+        for h in reply.task_hubs
+    ]
+
+
+def list_workers(stub, task_hub: str | None) -> list[dict]:
+    from emulator.control import control_pb2 as cpb
+
+    reply = stub.control.ListWorkers(cpb.ListWorkersRequest(task_hub=task_hub or ""))
+    return [
+        {
+            "taskHub": w.task_hub,
+            "id": w.session_id,
+            "workerId": w.worker_id,
+            "userAgent": w.user_agent,
+            "peer": w.peer,
+            "connectedAt": _iso(w.connected_at),
+            "inFlight": w.in_flight,
+            "delivered": w.delivered,
+        }
+        for w in reply.workers
+    ]
+
+
+def reset(stub, task_hub: str | None, everything: bool) -> None:
+    from emulator.control import control_pb2 as cpb
+
+    stub.control.ResetTaskHub(cpb.ResetTaskHubRequest(task_hub=task_hub or "", all=everything))
+
+
+def hubs_table(rows: list[dict]) -> Table:
+    table = Table(expand=False)
+    table.add_column("Task hub", overflow="fold")
+    for name in STATUSES:
+        table.add_column(name.lower(), justify="right")
+    table.add_column("entities", justify="right")
+    table.add_column("workers", justify="right")
+    for r in rows:
+        counts = [str(r["instances"].get(name, 0)) for name in STATUSES]
+        table.add_row(r["name"], *counts, str(r["entities"]), str(r["workers"]))
+    return table
+
+
+def workers_table(rows: list[dict]) -> Table:
+    table = Table(expand=False)
+    for col in ("Task hub", "#", "SDK (user agent)", "Worker ID", "Peer", "Connected (UTC)", "In flight", "Delivered"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["taskHub"],
+            str(r["id"]),
+            r["userAgent"],
+            r["workerId"],
+            r["peer"],
+            _short(r["connectedAt"]),
+            str(r["inFlight"]),
+            str(r["delivered"]),
+        )
+    if not rows:
+        table.add_row(Text("no workers connected", style="dim"), "", "", "", "", "", "", "")
     return table

@@ -6,6 +6,12 @@ Fixtures:
   on a free port, stopped after the test.
 * ``durabletask_address`` -- the ``host:port`` string that SDK clients and workers use
   to reach it.
+* ``durabletask_shared_emulator`` -- one backend for the whole session (under pytest-xdist,
+  one per worker process).
+* ``durabletask_hub`` -- a fresh task hub of its own for each test on the shared backend
+  (a :class:`~emulator.testing.TaskHubHandle`: ``.client()``, ``.worker(...)``, ``.metadata``,
+  ``.name``, ``.address``), reset and forgotten when the test ends. Tests are isolated
+  without a server start each.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.testing import InMemoryOrchestrationBackend
+from emulator.testing import InMemoryOrchestrationBackend, TaskHubHandle
 
 
 @pytest.fixture
@@ -32,3 +38,24 @@ def durabletask_emulator() -> Iterator[InMemoryOrchestrationBackend]:
 def durabletask_address(durabletask_emulator: InMemoryOrchestrationBackend) -> str:
     """``localhost:<port>`` of the test's backend."""
     return durabletask_emulator.address
+
+
+@pytest.fixture(scope="session")
+def durabletask_shared_emulator() -> Iterator[InMemoryOrchestrationBackend]:
+    """One started in-memory backend on a free port for the whole test session."""
+    backend = InMemoryOrchestrationBackend(port=0)
+    backend.start()
+    try:
+        yield backend
+    finally:
+        backend.stop()
+
+
+@pytest.fixture
+def durabletask_hub(durabletask_shared_emulator: InMemoryOrchestrationBackend) -> Iterator[TaskHubHandle]:
+    """A task hub of the test's own on the session's shared backend."""
+    hub = durabletask_shared_emulator.task_hub()
+    try:
+        yield hub
+    finally:
+        hub.close()

@@ -16,6 +16,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from emulator.config import Config
+from emulator.control import SERVICE as CONTROL_SERVICE
+from emulator.control.service import control_handler
 from emulator.engine import Engine
 from emulator.errors import PortInUse
 from emulator.service import SERVICE, Servicer, generic_handler
@@ -112,12 +114,13 @@ class Server:
                 ("grpc.max_send_message_length", size),
             ]
         )
-        server.add_generic_rpc_handlers((generic_handler(self.servicer),))
+        server.add_generic_rpc_handlers((generic_handler(self.servicer), control_handler(self.engine)))
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (
                 SERVICE.full_name,
+                CONTROL_SERVICE.full_name,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -102,6 +103,10 @@ class InMemoryOrchestrationBackend:
             self._engine.close()
             self._engine = None
 
+    def task_hub(self, name: str | None = None) -> TaskHubHandle:
+        """A task hub of this backend (``name`` None: a fresh one with a unique name) and its clients."""
+        return TaskHubHandle(self, name or f"test-{uuid.uuid4().hex[:16]}")
+
     def __enter__(self) -> InMemoryOrchestrationBackend:
         self.start()
         return self
@@ -112,6 +117,79 @@ class InMemoryOrchestrationBackend:
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped"
         return f"<InMemoryOrchestrationBackend {self.address} {state}>"
+
+
+class TaskHubHandle:
+    """One task hub on a backend, with SDK clients and workers that send its ``taskhub`` header.
+
+    ``client()`` and ``worker(...)`` build the real ``durabletask`` client and worker with
+    ``metadata``; :meth:`close` stops the workers and clients it made and resets the hub.
+    Other SDKs: pass ``metadata`` (``[("taskhub", name)]``) through their own hook.
+    """
+
+    def __init__(self, backend: InMemoryOrchestrationBackend, name: str):
+        from emulator.engine.core import check_hub_name
+
+        self.backend = backend
+        self.name = check_hub_name(name)
+        self._clients: list = []
+        self._workers: list = []
+
+    @property
+    def address(self) -> str:
+        return self.backend.address
+
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        return [("taskhub", self.name)]
+
+    def client(self, **kwargs):
+        """A started-to-use ``TaskHubGrpcClient`` on this hub."""
+        from durabletask.client import TaskHubGrpcClient
+
+        c = TaskHubGrpcClient(host_address=self.address, metadata=self.metadata, **kwargs)
+        self._clients.append(c)
+        return c
+
+    def worker(self, orchestrators=(), activities=(), entities=(), start: bool = True, **kwargs):
+        """A ``TaskHubGrpcWorker`` on this hub with these registered (started unless ``start=False``)."""
+        from durabletask.worker import TaskHubGrpcWorker
+
+        w = TaskHubGrpcWorker(host_address=self.address, metadata=self.metadata, **kwargs)
+        for o in orchestrators:
+            w.add_orchestrator(o)
+        for a in activities:
+            w.add_activity(a)
+        for e in entities:
+            w.add_entity(e)
+        self._workers.append(w)
+        if start:
+            w.start()
+        return w
+
+    def reset(self) -> None:
+        self.backend.reset(task_hub=self.name)
+
+    def close(self) -> None:
+        """Stop its workers, close its clients, and forget the hub's state."""
+        workers, self._workers = self._workers, []
+        clients, self._clients = self._clients, []
+        for w in workers:
+            w.stop()
+        for c in clients:
+            c.close()
+        if self.backend.is_running:
+            self.backend.reset(task_hub=self.name)
+            self.backend.engine.discard(self.name)
+
+    def __enter__(self) -> TaskHubHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<TaskHubHandle {self.name} on {self.address}>"
 
 
 def create_test_backend(port: int = 50051, max_history_size: int = 10000, **kwargs) -> InMemoryOrchestrationBackend:

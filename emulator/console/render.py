@@ -56,6 +56,8 @@ def header(view: View) -> Text:
     line.append("durabletask-emulator ", style="bold")
     line.append(f"{view.address}  ")
     line.append(f"up {_uptime(snap.taken_at - snap.started_at)}  ")
+    if len(snap.hubs) > 1:
+        line.append(f"task hubs {len(snap.hubs)}  ")
     line.append(f"workers {snap.workers}  ")
     line.append(f"{view.work_items_per_second:.1f} work items/s  ")
     line.append(f"instances {sum(snap.counts.values())}:")
@@ -68,6 +70,9 @@ def header(view: View) -> Text:
 
 def instances_table(view: View) -> Table:
     table = Table(title="Recently changed instances", title_justify="left", expand=True)
+    many_hubs = len(view.snapshot.hubs) > 1
+    if many_hubs:
+        table.add_column("Task hub", overflow="ellipsis", no_wrap=True, ratio=1)
     table.add_column("Instance ID", overflow="ellipsis", no_wrap=True, ratio=3)
     table.add_column("Name", overflow="ellipsis", no_wrap=True, ratio=2)
     table.add_column("Status", no_wrap=True)
@@ -76,6 +81,7 @@ def instances_table(view: View) -> Table:
     table.add_column("Events", justify="right")
     for row in view.snapshot.recent:
         table.add_row(
+            *((row.hub,) if many_hubs else ()),
             row.instance_id,
             row.name,
             _status(row.status),
@@ -84,7 +90,22 @@ def instances_table(view: View) -> Table:
             str(row.history_length),
         )
     if not view.snapshot.recent:
-        table.add_row(Text("no instances yet: start an orchestration from any SDK", style="dim"), "", "", "", "", "")
+        blanks = [""] * (len(table.columns) - 1)
+        table.add_row(Text("no instances yet: start an orchestration from any SDK", style="dim"), *blanks)
+    return table
+
+
+def workers_table(view: View) -> Table:
+    """Connected workers: which hub, which SDK (user agent), which process (worker ID)."""
+    rows = view.snapshot.worker_rows
+    table = Table(title=f"Workers ({len(rows)})", title_justify="left", expand=True)
+    table.add_column("Task hub", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("SDK", overflow="ellipsis", no_wrap=True, ratio=2)
+    table.add_column("Worker ID", overflow="ellipsis", no_wrap=True, ratio=3)
+    table.add_column("In flight", justify="right")
+    table.add_column("Delivered", justify="right")
+    for w in rows:
+        table.add_row(w.hub, w.user_agent or "?", w.worker_id or w.peer, str(w.in_flight), str(w.delivered))
     return table
 
 
@@ -155,6 +176,8 @@ def timeline(view: View) -> Panel:
 def render(view: View) -> Group:
     """The whole screen for one view."""
     parts = [header(view), instances_table(view)]
+    if view.snapshot.worker_rows:
+        parts.append(workers_table(view))
     if view.snapshot.entity_count:
         parts.append(entities_table(view))
     parts.append(timeline(view))

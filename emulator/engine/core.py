@@ -125,16 +125,26 @@ class Engine:
         if task_hub is not None:
             self.hub(task_hub).reset()
             return
+        for hub in list(self._hubs.values()):
+            hub.reset()
+            self.discard(hub.name)
+
+    def discard(self, name: str) -> bool:
+        """Forget a hub created on first use once it is empty and no worker is connected to it.
+
+        ``default`` and the hubs of a fixed set always stay. True if the hub is gone.
+        """
         with self._lock:
-            hubs = list(self._hubs.values())
-            for hub in hubs:
-                hub.reset()
-                keep = hub.name == DEFAULT_HUB or self._fixed is not None or hub.worker_count > 0
-                if not keep:
-                    del self._hubs[hub.name]
-                    hub.close()
-                    if self._db is not None:
-                        self._db.forget_hub(hub.name)
+            hub = self._hubs.get(name)
+            if hub is None or name == DEFAULT_HUB or self._fixed is not None:
+                return hub is None
+            if hub.worker_count > 0 or hub.instance_count() > 0 or hub.entity_count() > 0:
+                return False
+            del self._hubs[name]
+            hub.close()
+            if self._db is not None:
+                self._db.forget_hub(name)
+            return True
 
     def close(self) -> None:
         self._scheduler.stop()

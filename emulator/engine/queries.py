@@ -81,6 +81,10 @@ class Queries:
         with self._op():
             return len(self._store)
 
+    def entity_count(self) -> int:
+        with self._op():
+            return len(self._store.entities)
+
 
 @dataclass(frozen=True)
 class InstanceRow:
