@@ -35,6 +35,7 @@ def _start(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     if not match:
         proc.kill()
         raise AssertionError(f"no banner; got {line!r}; stderr: {proc.stderr.read()}")
+    proc.banner = line
     return proc, match.group(1)
 
 
