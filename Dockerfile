@@ -43,18 +43,19 @@ RUN useradd --no-log-init --create-home --uid 10001 --user-group emulator \
     && chown 10001:10001 /data
 COPY --from=build /opt/durabletask-emulator /opt/durabletask-emulator
 # Every option of `durabletask-emulator start` reads DURABLETASK_EMULATOR_<OPTION>; these are the
-# container's defaults (override with -e). The health check reads DURABLETASK_EMULATOR_ADDRESS
-# (default localhost:4001): set it too when you change the port.
+# container's defaults (override with -e). DURABLETASK_EMULATOR_PORT is a space-separated list; the
+# health check follows its first port (or DURABLETASK_EMULATOR_ADDRESS when that is set).
 ENV PATH=/opt/durabletask-emulator/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DURABLETASK_EMULATOR_HOST=0.0.0.0 \
-    DURABLETASK_EMULATOR_PORT=4001 \
+    DURABLETASK_EMULATOR_PORT="4001 8080" \
     DURABLETASK_EMULATOR_LOG_LEVEL=info \
     DURABLETASK_EMULATOR_LOG_FORMAT=text
 USER 10001:10001
 WORKDIR /home/emulator
-EXPOSE 4001
+# 4001: this emulator's port; 8080: the DTS emulator's, so its connection strings work unchanged.
+EXPOSE 4001 8080
 HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 \
     CMD ["durabletask-emulator", "health"]
 # Exec form: the emulator is PID 1 and gets SIGTERM itself (it stops gracefully, within ~2 s).

@@ -53,7 +53,6 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", help="Interface to listen on ('localhost' = both loopbacks).")
 @click.option(
     "--port",
-    "ports",
     default=(4001,),
     multiple=True,
     type=click.IntRange(0, 65535),
@@ -71,7 +70,7 @@ def main() -> None:
 @click.option("--log-level", default="info", type=LOG_LEVELS, help="Log level.")
 @click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log line format.")
 @click.option("--db", default=None, type=click.Path(dir_okay=False), help="SQLite file that keeps all state.")
-def start(host, ports, task_hubs, max_history_size, console, log_level, log_format, db) -> None:
+def start(host, port, task_hubs, max_history_size, console, log_level, log_format, db) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
@@ -83,8 +82,8 @@ def start(host, ports, task_hubs, max_history_size, console, log_level, log_form
             raise click.BadParameter("name at least one task hub, or leave the option unset", param_hint="--task-hubs")
     config = Config(
         host=host,
-        port=ports[0],
-        extra_ports=tuple(ports[1:]),
+        port=port[0],
+        extra_ports=tuple(port[1:]),
         task_hubs=hubs,
         max_history_size=max_history_size,
         db_path=db,

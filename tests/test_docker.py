@@ -32,7 +32,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
+from durabletask.client import OrchestrationQuery, OrchestrationStatus, TaskHubGrpcClient
 from durabletask.worker import TaskHubGrpcWorker
 
 from emulator.cli import start as start_command
@@ -315,10 +315,13 @@ def _env(image: dict) -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in image["Config"].get("Env") or [])
 
 
+def _exposed_ports(image: dict) -> list[int]:
+    return sorted(int(p.split("/")[0]) for p in image["Config"].get("ExposedPorts") or {})
+
+
 def _exposed_port(image: dict) -> int:
-    ports = list(image["Config"].get("ExposedPorts") or {})
-    assert len(ports) == 1, ports
-    return int(ports[0].split("/")[0])
+    """The emulator's own port (the image also serves the DTS emulator's 8080)."""
+    return _exposed_ports(image)[0]
 
 
 def _free_port() -> int:
@@ -327,9 +330,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _port_env(port: int) -> dict[str, str]:
-    """Another port than the image's (no clash with anything on the host), as README.md says."""
-    return {"DURABLETASK_EMULATOR_PORT": str(port)}  # the health check follows the port by itself
+def _port_env(port: int, *more: int) -> dict[str, str]:
+    """Other ports than the image's (no clash with anything on the host), as README.md says."""
+    return {"DURABLETASK_EMULATOR_PORT": " ".join(map(str, (port, *more)))}  # the health check follows the first
 
 
 # ------------------------------------------------------------------------- running the image's command
@@ -427,13 +430,13 @@ def _greetings(ctx, names: list[str]):
 
 
 @contextlib.contextmanager
-def _sdk(address: str) -> Iterator[TaskHubGrpcClient]:
+def _sdk(address: str, metadata=None) -> Iterator[TaskHubGrpcClient]:
     """The real SDK from the host: a started worker (connected while the block runs) and a client."""
-    worker = TaskHubGrpcWorker(host_address=address)
+    worker = TaskHubGrpcWorker(host_address=address, metadata=metadata)
     worker.add_orchestrator(_greetings)
     worker.add_activity(_greet)
     worker.start()
-    client = TaskHubGrpcClient(host_address=address)
+    client = TaskHubGrpcClient(host_address=address, metadata=metadata)
     try:
         yield client
     finally:
@@ -491,14 +494,14 @@ def test_image_is_a_non_root_service_with_healthcheck_and_exec_form_command(imag
     config = image["Config"]
     user = config.get("User", "")
     assert user and user.split(":")[0] not in ("0", "root"), f"runs as {user!r}"
-    assert _exposed_port(image) == 4001
+    assert _exposed_ports(image) == [4001, 8080]
     assert _healthcheck(image) == ["CMD", "durabletask-emulator", "health"]
     command = _command(image)
     assert command == ["durabletask-emulator", "start", "--no-console"], command
     assert config.get("StopSignal") in (None, "SIGTERM", "15")
     env = _env(image)
     assert env["DURABLETASK_EMULATOR_HOST"] == "0.0.0.0"
-    assert env["DURABLETASK_EMULATOR_PORT"] == "4001"
+    assert env["DURABLETASK_EMULATOR_PORT"] == "4001 8080"
     assert env["DURABLETASK_EMULATOR_LOG_FORMAT"] == "text"
 
 
@@ -529,8 +532,8 @@ def test_image_dependencies_are_exactly_the_pinned_ones(containers, image, worki
 def test_container_serves_sdk_passes_its_healthcheck_and_stops_on_sigterm(
     containers, image, working_container, tmp_path, timings, caplog
 ):
-    port = _free_port()
-    env = [arg for key, value in _port_env(port).items() for arg in ("--env", f"{key}={value}")]
+    port, dts_port = _free_port(), _free_port()
+    env = [arg for key, value in _port_env(port, dts_port).items() for arg in ("--env", f"{key}={value}")]
     run = containers.buildah("run", "--isolation", "chroot", "--network", "host", *env, working_container, "--")
     running = _start([*run, *_command(image)], tmp_path, "container")
     try:
@@ -545,6 +548,10 @@ def test_container_serves_sdk_passes_its_healthcheck_and_stops_on_sigterm(
 
         with _sdk(f"127.0.0.1:{port}") as client, caplog.at_level(logging.CRITICAL, logger="durabletask"):
             _run_orchestration(client)
+            # the second port, as a DTS emulator user reaches it: a task hub of its own, isolated
+            with _sdk(f"127.0.0.1:{dts_port}", metadata=[("taskhub", "default2")]) as dts_client:
+                _run_orchestration(dts_client)
+                assert len(dts_client.get_all_orchestration_states(OrchestrationQuery())) == 1
             # `docker stop` while the app's worker is still connected (its work-item stream open).
             stopped_after = running.stop_with_sigterm()
         timings["stopped after SIGTERM"] = round(stopped_after, 2)
