@@ -15,9 +15,10 @@ import time
 
 from emulator.config import Config
 from emulator.engine.clock import Clock, Scheduler
-from emulator.engine.hub import COMPLETION, START, TaskHub
+from emulator.engine.hub import TaskHub
 from emulator.engine.queries import EngineSnapshot, HubSummary, merge_snapshots
 from emulator.engine.store import MemoryStore
+from emulator.engine.waiters import COMPLETION, START
 from emulator.errors import InvalidRequest, TaskHubNotFound
 
 __all__ = ["COMPLETION", "DEFAULT_HUB", "START", "Engine", "HubSummary", "TaskHub", "check_hub_name"]
@@ -138,7 +139,7 @@ class Engine:
             hub = self._hubs.get(name)
             if hub is None or name == DEFAULT_HUB or self._fixed is not None:
                 return hub is None
-            if hub.worker_count > 0 or hub.instance_count() > 0 or hub.entity_count() > 0:
+            if not hub.retire():
                 return False
             del self._hubs[name]
             hub.close()

@@ -167,7 +167,7 @@ class EntityRules:
         self._call_at(item[0], due)
 
     def _recover_entities(self) -> None:
-        for entity in self._store.entities.values():
+        for entity in list(self._store.entities.values()):  # _advance may forget an empty record
             for item in entity.delayed:
                 self._schedule_delayed(entity.instance_id, item)
             self._advance(entity)
@@ -190,6 +190,17 @@ class EntityRules:
         if entity.lease is None and not entity.queued and self._runnable(entity):
             entity.queued = True
             self._dispatch.queues[ENTITY].append(entity.instance_id)
+        self._forget_if_empty(entity)
+
+    def _forget_if_empty(self, entity: Entity) -> None:
+        """Remove an entity left with no state, lock or pending work, as DTS does.
+
+        An entity whose state is deleted disappears at once (GetEntity, QueryEntities even with
+        includeTransient, and a later CleanEntityStorage finds nothing to remove); a new signal
+        starts it again from no state.
+        """
+        if entity.is_empty and self._store.entities.get(entity.instance_id) is entity:
+            self._store.delete_entity(entity.instance_id)
 
     def _runnable(self, entity: Entity) -> list[EntityMessage]:
         """The operations the next batch would run (empty when none can run now)."""

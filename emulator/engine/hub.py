@@ -35,27 +35,17 @@ from emulator.engine.entities import EntityRules
 from emulator.engine.orchestrations import OrchestrationRules
 from emulator.engine.queries import Queries, Snapshots
 from emulator.engine.store import Instance, MemoryStore
-from emulator.errors import InstanceAlreadyExists, InstanceNotFound, InvalidRequest, NotInState, WorkItemNotFound
+from emulator.engine.waiters import Waiter, Waiters
+from emulator.errors import (
+    InstanceAlreadyExists,
+    InstanceNotFound,
+    InvalidRequest,
+    NotInState,
+    TaskHubNotFound,
+    WorkItemNotFound,
+)
 
 log = logging.getLogger("emulator.engine")
-
-START = "start"
-COMPLETION = "completion"
-
-
-class Waiter:
-    __slots__ = ("instance_id", "until", "with_payloads", "callback")
-
-    def __init__(self, instance_id: str, until: str, with_payloads: bool, callback):
-        self.instance_id = instance_id
-        self.until = until
-        self.with_payloads = with_payloads
-        self.callback = callback
-
-    def satisfied(self, inst: Instance) -> bool:
-        if self.until == START:
-            return inst.status != pb.ORCHESTRATION_STATUS_PENDING
-        return inst.is_terminal
 
 
 class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
@@ -76,8 +66,9 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         self._scheduler = scheduler
         self._store = store
         self._dispatch = Dispatcher()
-        self._waiters: dict[str, list[Waiter]] = {}
+        self._waiters = Waiters()
         self._session_ids = session_ids or itertools.count(1)
+        self.retired = False
         if self._store.durable:
             with self._op():
                 self._recover()
@@ -109,11 +100,21 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     def worker_count(self) -> int:
         return len(self._dispatch.sessions)
 
+    def retire(self) -> bool:
+        """Mark an empty hub with no workers as gone (the engine then forgets it); False if it is in use.
+
+        A worker whose stream opens on a retired hub is refused, so it reconnects to the new one.
+        """
+        with self._op():
+            if self._dispatch.sessions or len(self._store) or self._store.entities:
+                return False
+            self.retired = True
+            return True
+
     def reset(self) -> None:
         """Forget every instance, queued item, lease and timer; connected workers stay connected."""
         with self._op():
             self._scheduler.clear(owner=self)
-            waiters, self._waiters = self._waiters, {}
             old = self._dispatch
             if self._store.durable:
                 self._store.clear()
@@ -124,9 +125,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 s.leases.clear()
                 s.in_flight = dict.fromkeys(s.in_flight, 0)
                 self._dispatch.add_session(s)
-            for ws in waiters.values():
-                for w in ws:
-                    w.callback(None)
+            self._waiters.release_all()
 
     def _recover(self) -> None:
         """After loading a durable store: rebuild queues and timers from what was persisted."""
@@ -217,25 +216,6 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         self._store.touch(inst)
         self._make_ready(inst)
 
-    def _notify(self, inst: Instance) -> None:
-        ws = self._waiters.get(inst.instance_id)
-        if not ws:
-            return
-        remaining = []
-        for w in ws:
-            if w.satisfied(inst):
-                w.callback(inst.to_state(w.with_payloads))
-            else:
-                remaining.append(w)
-        if remaining:
-            self._waiters[inst.instance_id] = remaining
-        else:
-            del self._waiters[inst.instance_id]
-
-    def _notify_gone(self, instance_id: str) -> None:
-        for w in self._waiters.pop(instance_id, []):
-            w.callback(None)
-
     # ------------------------------------------------------------------ creating instances
 
     def _create(self, instance_id: str, start: pb.ExecutionStartedEvent, start_at: float | None = None) -> Instance:
@@ -250,7 +230,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.start_timer = self._call_at(start_at, lambda: self._begin(instance_id, execution_id))
         self._store.put(inst)
         self._make_ready(inst)
-        self._notify(inst)
+        self._waiters.notify(inst)
         log.info("instance %s started: %s", instance_id, start.name)
         return inst
 
@@ -358,7 +338,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.suspended = True
             suspended = pb.ExecutionSuspendedEvent(input=ev.string_value(reason))
             self._enqueue_event(inst, ev.event(self._now(), executionSuspended=suspended))
-            self._notify(inst)
+            self._waiters.notify(inst)
 
     def resume(self, instance_id: str, reason: str | None) -> None:
         with self._op():
@@ -369,7 +349,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.suspended = False
             resumed = pb.ExecutionResumedEvent(input=ev.string_value(reason))
             self._enqueue_event(inst, ev.event(self._now(), executionResumed=resumed))
-            self._notify(inst)
+            self._waiters.notify(inst)
             self._pump()
 
     def _check_live(self, inst: Instance, verb: str) -> None:
@@ -438,7 +418,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
 
     def _purge(self, inst: Instance, recursive: bool) -> int:
         self._remove(inst)
-        self._notify_gone(inst.instance_id)
+        self._waiters.gone(inst.instance_id)
         count = 1
         if recursive:
             for child_id in inst.children:
@@ -479,20 +459,16 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             w = Waiter(instance_id, until, with_payloads, callback)
             if w.satisfied(inst):
                 return inst.to_state(with_payloads), None
-            self._waiters.setdefault(instance_id, []).append(w)
+            self._waiters.add(w)
             return None, w
 
     def unwatch(self, waiter: Waiter) -> None:
         with self._op():
-            ws = self._waiters.get(waiter.instance_id)
-            if ws and waiter in ws:
-                ws.remove(waiter)
-                if not ws:
-                    del self._waiters[waiter.instance_id]
+            self._waiters.remove(waiter)
 
     def waiter_count(self) -> int:
         with self._op():
-            return sum(len(ws) for ws in self._waiters.values())
+            return len(self._waiters)
 
     # ------------------------------------------------------------------ workers
 
@@ -501,6 +477,8 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     ) -> WorkerSession:
         """A worker's stream opened; ``identity`` has its ``worker_id``, ``user_agent`` and ``peer``."""
         with self._op():
+            if self.retired:
+                raise TaskHubNotFound(self.name)  # reset away meanwhile: the SDK reconnects to the new hub
             session = new_session(next(self._session_ids), request, deliver, self._now(), identity)
             self._dispatch.add_session(session)
             log.info(

@@ -108,7 +108,7 @@ class OrchestrationRules:
                 return
         self._append(inst, history)
         self._make_ready(inst)
-        self._notify(inst)
+        self._waiters.notify(inst)
 
     def _apply_action(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
         """Record one action; True when it ended the execution (complete or continue-as-new)."""
@@ -267,7 +267,7 @@ class OrchestrationRules:
         inst.updated = now
         self._store.touch(inst)
         self._make_ready(inst)
-        self._notify(inst)
+        self._waiters.notify(inst)
 
     # ------------------------------------------------------------------ ending executions
 
@@ -300,7 +300,7 @@ class OrchestrationRules:
             inst.start_timer = None
         self._release_entity_locks(inst)
         self._tell_parent(inst, status, output, failure)
-        self._notify(inst)
+        self._waiters.notify(inst)
         if failure is not None:
             log.info(
                 "instance %s %s: %s: %s",
@@ -374,7 +374,7 @@ class OrchestrationRules:
         inst.inbox[:0] = [ev.event(self._now(), executionRewound=rewound)]
         self._store.touch(inst)
         self._make_ready(inst)
-        self._notify(inst)
+        self._waiters.notify(inst)
 
     def _apply_rewind(self, inst: Instance, rewind: pb.RewindOrchestrationAction) -> None:
         history = list(rewind.newHistory)
@@ -411,4 +411,4 @@ class OrchestrationRules:
                 if child is not None and child.status == pb.ORCHESTRATION_STATUS_FAILED:
                     self._start_rewind(child, reason, inst.execution_id)
         self._make_ready(inst)
-        self._notify(inst)
+        self._waiters.notify(inst)
