@@ -277,7 +277,7 @@ def reset(stub, task_hub: str | None, everything: bool) -> None:
 
 def hubs_table(rows: list[dict]) -> Table:
     table = Table(expand=False)
-    table.add_column("Task hub", overflow="fold")
+    table.add_column("Task hub", no_wrap=True)
     for name in STATUSES:
         table.add_column(name.lower(), justify="right")
     table.add_column("entities", justify="right")
@@ -288,7 +288,9 @@ def hubs_table(rows: list[dict]) -> Table:
     return table
 
 
-def workers_table(rows: list[dict]) -> Table:
+def workers_table(rows: list[dict]) -> Table | Text:
+    if not rows:
+        return Text("no workers connected", style="dim")
     table = Table(expand=False)
     for col in ("Task hub", "#", "SDK (user agent)", "Worker ID", "Peer", "Connected (UTC)", "In flight", "Delivered"):
         table.add_column(col, overflow="fold")
@@ -303,6 +305,4 @@ def workers_table(rows: list[dict]) -> Table:
             str(r["inFlight"]),
             str(r["delivered"]),
         )
-    if not rows:
-        table.add_row(Text("no workers connected", style="dim"), "", "", "", "", "", "", "")
     return table

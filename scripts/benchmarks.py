@@ -7,6 +7,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench                       # everything, 3 rounds
     scripts/bench --only hello,raw --rounds 5
     scripts/bench --quick               # small sizes, 1 round: a smoke run
+    scripts/bench --only raw --taskhub bench   # every call (client and worker) names task hub "bench"
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, which: str):
+    def __init__(self, which: str, taskhub: str | None = None):
         self.which = which
+        # gRPC metadata every workload sends on every call (client, worker and raw-driver streams)
+        self.metadata = [("taskhub", taskhub)] if taskhub else None
         self.port = _free_port()
         self.address = f"localhost:{self.port}"
         self.proc = subprocess.Popen(
@@ -135,12 +138,12 @@ def sleeper(ctx, seconds):
 
 
 def _sdk(server: Server):
-    worker = TaskHubGrpcWorker(host_address=server.address)
+    worker = TaskHubGrpcWorker(host_address=server.address, metadata=server.metadata)
     for o in (hello, chain, fan_out, sleeper):
         worker.add_orchestrator(o)
     worker.add_activity(echo)
     worker.start()
-    return TaskHubGrpcClient(host_address=server.address), worker
+    return TaskHubGrpcClient(host_address=server.address, metadata=server.metadata), worker
 
 
 def _wait_all(client, ids, deadline: float) -> list:
@@ -201,7 +204,7 @@ def w_waiters(server: Server, size: int, limit: float) -> dict:
     lock = threading.Lock()
 
     def one(i):
-        c = TaskHubGrpcClient(host_address=server.address)
+        c = TaskHubGrpcClient(host_address=server.address, metadata=server.metadata)
         try:
             iid = c.schedule_new_orchestration(hello, input=i)
             c.wait_for_orchestration_completion(iid, timeout=limit)
@@ -243,16 +246,20 @@ def _text(value: str) -> wrappers_pb2.StringValue:
     return wrappers_pb2.StringValue(value=value)
 
 
-def raw_driver(address: str, count: int, activities: int, prefix: str, total: int, finished, stop) -> None:
+def raw_driver(
+    address: str, count: int, activities: int, prefix: str, total: int, finished, stop, metadata=None
+) -> None:
     """Answer work items at the gRPC level as the SDK worker does: echoed tokens, same requests.
 
     Starts ``count`` instances, then serves work until ``total`` instances (counted across all
-    driver processes in ``finished``) have completed.
+    driver processes in ``finished``) have completed. ``metadata`` (e.g. a ``taskhub`` header)
+    goes on every call, the work-item stream included.
     """
     channel = grpc.insecure_channel(address)
     stub = stubs.TaskHubSidecarServiceStub(channel)
     stream = stub.GetWorkItems(
-        pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=100, maxConcurrentActivityWorkItems=100)
+        pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=100, maxConcurrentActivityWorkItems=100),
+        metadata=metadata,
     )
 
     def cancel_when_done():
@@ -263,7 +270,8 @@ def raw_driver(address: str, count: int, activities: int, prefix: str, total: in
     threading.Thread(target=cancel_when_done, daemon=True).start()
     pool = ThreadPoolExecutor(4)
     for i in range(count):
-        pool.submit(stub.StartInstance, pb.CreateInstanceRequest(instanceId=f"{prefix}-{i}", name="raw"))
+        request = pb.CreateInstanceRequest(instanceId=f"{prefix}-{i}", name="raw")
+        pool.submit(stub.StartInstance, request, metadata=metadata)
     try:
         for item in stream:
             kind = item.WhichOneof("request")
@@ -282,7 +290,8 @@ def raw_driver(address: str, count: int, activities: int, prefix: str, total: in
                 stub.CompleteOrchestratorTask(
                     pb.OrchestratorResponse(
                         instanceId=req.instanceId, actions=[action], completionToken=item.completionToken
-                    )
+                    ),
+                    metadata=metadata,
                 )
                 if done >= activities:
                     with finished.get_lock():
@@ -297,7 +306,8 @@ def raw_driver(address: str, count: int, activities: int, prefix: str, total: in
                         taskId=req.taskId,
                         result=_text("1"),
                         completionToken=item.completionToken,
-                    )
+                    ),
+                    metadata=metadata,
                 )
     except grpc.RpcError:
         pass  # cancelled once every instance completed
@@ -309,7 +319,10 @@ def _raw(server: Server, processes: int, per_process: int, activities: int, limi
     tag = f"r{time.monotonic_ns()}"
     total = processes * per_process
     procs = [
-        Process(target=raw_driver, args=(server.address, per_process, activities, f"{tag}-{p}", total, finished, stop))
+        Process(
+            target=raw_driver,
+            args=(server.address, per_process, activities, f"{tag}-{p}", total, finished, stop, server.metadata),
+        )
         for p in range(processes)
     ]
     start = time.monotonic()
@@ -389,15 +402,18 @@ WORKLOADS: dict[str, tuple[Callable, int, int, float]] = {
 # ---------------------------------------------------------------- the run
 
 
-def run(only: list[str], rounds: int, quick: bool, backends=BACKENDS) -> dict:
-    """``{workload: {backend: [metrics per round]}}``, each round on fresh servers, A/B alternating."""
+def run(only: list[str], rounds: int, quick: bool, backends=BACKENDS, taskhub: str | None = None) -> dict:
+    """``{workload: {backend: [metrics per round]}}``, each round on fresh servers, A/B alternating.
+
+    ``taskhub``: every call of every workload carries this ``taskhub`` metadata (None: no header).
+    """
     results: dict = {w: {b: [] for b in backends} for w in only}
     for r in range(rounds):
         order = backends if r % 2 == 0 else tuple(reversed(backends))
         for name in only:
             fn, full, small, limit = WORKLOADS[name]
             for which in order:
-                server = Server(which)
+                server = Server(which, taskhub)
                 try:
                     cpu, t0 = server.cpu(), time.monotonic()
                     size = small if quick else full
@@ -460,6 +476,11 @@ def main() -> None:
         default="ours,theirs",
         help="the two backends to compare: ours, theirs, ours-sqlite (e.g. ours-sqlite,ours)",
     )
+    parser.add_argument(
+        "--taskhub",
+        metavar="NAME",
+        help="send a `taskhub: NAME` header on every call, client and worker alike (default: none)",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     logging.getLogger("durabletask").setLevel(logging.ERROR)
@@ -477,9 +498,10 @@ def main() -> None:
     if args.ours_only:
         backends = ("ours",)
     started = time.monotonic()
-    results = run(only, rounds, args.quick, backends)
+    results = run(only, rounds, args.quick, backends, args.taskhub)
     print(table(results, backends[0], backends[1] if len(backends) > 1 else "theirs"))
-    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs, {time.monotonic() - started:.0f} s in all")
+    hub = f", taskhub header {args.taskhub!r}" if args.taskhub else ""
+    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}, {time.monotonic() - started:.0f} s in all")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -91,7 +91,7 @@ def _raw_entity(backend, entity_id, include_state=True) -> pb.GetEntityResponse:
 
 
 def _transient(backend, entity_id) -> pb.EntityMetadata | None:
-    """The entity's metadata even when it has no state (locked, queued or deleted-but-not-cleaned)."""
+    """The entity's metadata even when it has no state (locked, or with operations queued)."""
     query = pb.EntityQuery(instanceIdStartsWith=wrappers_pb2.StringValue(value=str(entity_id)), includeTransient=True)
     reply = raw_stub(backend).QueryEntities(pb.QueryEntitiesRequest(query=query))
     return next((e for e in reply.entities if e.instanceId == str(entity_id)), None)
@@ -562,23 +562,34 @@ def adds_then_deletes(ctx, _):
     yield ctx.call_entity(deleted, "delete")
 
 
-def test_query_entities_include_transient(client, make_worker):
-    make_worker(orchestrators=[adds_then_deletes], entities=[counter])
+def test_query_entities_include_transient(backend, client, make_worker):
+    # A locked entity without state is transient: listed only with include_transient. An entity
+    # whose state was deleted is gone at once, as on DTS: not even include_transient lists it.
+    make_worker(orchestrators=[adds_then_deletes, holds_lock_until_event], entities=[counter])
     alive = EntityId("counter", "alive")
     client.signal_entity(alive, "add", 1)
     # Waiting for "no state" alone would also hold before the first add ran (a race).
     done = client.wait_for_orchestration_completion(client.schedule_new_orchestration(adds_then_deletes), timeout=10)
     assert done.runtime_status == OrchestrationStatus.COMPLETED, done.failure_details
+    owner = client.schedule_new_orchestration(holds_lock_until_event, input="locked")
+    wait_until(lambda: _locked_by(backend, EntityId("counter", "locked")) == owner, what="lock granted")
     wait_until(lambda: _state(client, alive) == 1, what="the signalled entity's state")
     assert [str(e.id) for e in client.get_all_entities(EntityQuery())] == ["@counter@alive"]
     transient = client.get_all_entities(EntityQuery(include_transient=True))
-    assert sorted(str(e.id) for e in transient) == ["@counter@alive", "@counter@deleted"]
+    assert sorted(str(e.id) for e in transient) == ["@counter@alive", "@counter@locked"]
+    client.raise_orchestration_event(owner, "release")
+    assert _completed(client, owner) == "released"
+    transient = client.get_all_entities(EntityQuery(include_transient=True))
+    assert [str(e.id) for e in transient] == ["@counter@alive"]  # unlocked and stateless: gone
 
 
 # ---------------------------------------------------------------------------------------------- CleanEntityStorage
 
 
-def test_clean_entity_storage_removes_empty_entities_and_reports_counts(client, make_worker):
+def test_deleted_entities_disappear_at_once_so_cleaning_finds_nothing_to_remove(client, make_worker):
+    # DTS behaviour (durabletask-python tests/durabletask-azuremanaged/test_dts_batch_actions.py,
+    # test_clean_entity_storage): an entity whose state is deleted is removed at once, so
+    # CleanEntityStorage reports 0 removed and 0 locks released.
     make_worker(entities=[counter])
     for key in ("keep", "drop1", "drop2"):
         client.signal_entity(EntityId("counter", key), "add", 1)
@@ -586,13 +597,12 @@ def test_clean_entity_storage_removes_empty_entities_and_reports_counts(client, 
     for key in ("drop1", "drop2"):
         client.signal_entity(EntityId("counter", key), "delete")
     wait_until(lambda: len(client.get_all_entities(EntityQuery())) == 1, what="2 deleted")
-    assert len(client.get_all_entities(EntityQuery(include_transient=True))) == 3
-    result = client.clean_entity_storage()
-    assert (result.empty_entities_removed, result.orphaned_locks_released) == (2, 0)
+    assert [str(e.id) for e in client.get_all_entities(EntityQuery(include_transient=True))] == ["@counter@keep"]
+    assert client.get_entity(EntityId("counter", "drop1")) is None
+    result = client.clean_entity_storage(remove_empty_entities=True, release_orphaned_locks=True)
+    assert (result.empty_entities_removed, result.orphaned_locks_released) == (0, 0)
     assert [str(e.id) for e in client.get_all_entities(EntityQuery(include_transient=True))] == ["@counter@keep"]
     assert _state(client, EntityId("counter", "keep")) == 1
-    again = client.clean_entity_storage()
-    assert (again.empty_entities_removed, again.orphaned_locks_released) == (0, 0)
 
 
 def test_clean_entity_storage_keeps_locks_of_running_orchestrations(backend, client, make_worker):
@@ -608,10 +618,9 @@ def test_clean_entity_storage_keeps_locks_of_running_orchestrations(backend, cli
     assert _locked_by(backend, eid) == owner
     client.raise_orchestration_event(owner, "release")
     assert _completed(client, owner) == "released"
-    assert _locked_by(backend, eid) is None
+    assert _transient(backend, eid) is None  # unlocked and stateless: removed at once, as on DTS
     result = client.clean_entity_storage()
-    assert (result.empty_entities_removed, result.orphaned_locks_released) == (1, 0)
-    assert _transient(backend, eid) is None
+    assert (result.empty_entities_removed, result.orphaned_locks_released) == (0, 0)
 
 
 # ---------------------------------------------------------------------------------------------- redelivery
