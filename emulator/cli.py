@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -70,7 +71,12 @@ def main() -> None:
 @click.option("--log-level", default="info", type=LOG_LEVELS, help="Log level.")
 @click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log line format.")
 @click.option("--db", default=None, type=click.Path(dir_okay=False), help="SQLite file that keeps all state.")
-def start(host, port, task_hubs, max_history_size, console, log_level, log_format, db) -> None:
+@click.option(
+    "--time-skipping/--no-time-skipping",
+    default=False,
+    help="Every hub jumps to its next timer while a client waits and no work is pending.",
+)
+def start(host, port, task_hubs, max_history_size, console, log_level, log_format, db, time_skipping) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
@@ -87,6 +93,7 @@ def start(host, port, task_hubs, max_history_size, console, log_level, log_forma
         task_hubs=hubs,
         max_history_size=max_history_size,
         db_path=db,
+        time_skipping=time_skipping,
     )
     stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
@@ -97,6 +104,8 @@ def start(host, port, task_hubs, max_history_size, console, log_level, log_forma
         sys.exit(1)
     also = "".join(f", also on port {p}" for p in server.ports[1:])
     served = f"task hubs {', '.join(hubs)}" if hubs else "task hubs created on first use"
+    if time_skipping:
+        served += "; time skipping"
     click.echo(
         f"durabletask-emulator listening on {address}{also} ({served}; max history {max_history_size}); Ctrl-C to stop"
     )
@@ -261,10 +270,16 @@ def show(address, instance_id, as_json):
     """Show an instance: status, input/output, failure details and its whole history."""
     from emulator import inspector
 
+    task_hub = click.get_current_context().meta.get("emulator.task_hub")
     data = _run_inspector(
-        address, lambda stub: (inspector.get_state(stub, instance_id), inspector.get_history(stub, instance_id))
+        address,
+        lambda stub: (
+            inspector.get_state(stub, instance_id),
+            inspector.get_history(stub, instance_id),
+            inspector.get_time(stub, task_hub),
+        ),
     )
-    state, history = data
+    state, history, clock = data
     if as_json:
         from google.protobuf import json_format
 
@@ -277,6 +292,7 @@ def show(address, instance_id, as_json):
         return
     _print(inspector.state_table(inspector.state_dict(state)))
     _print(inspector.history_table(history))
+    _echo_time(clock)
 
 
 @main.command(context_settings=CONTEXT)
@@ -401,6 +417,70 @@ def reset_command(address, task_hub, everything):
 
     _run_inspector(address, lambda stub: inspector.reset(stub, task_hub, everything))
     click.echo("reset: every task hub" if everything else f"reset: task hub {task_hub}")
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``2h``, ``3d``, ``1h30m``, ``500ms`` -> seconds."""
+    compact = text.replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise click.BadParameter(f"'{text}' is not a duration: use e.g. 90s, 2h, 3d, 1h30m, 500ms")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def _echo_time(reply: dict) -> None:
+    state = "skipping" if reply["timeSkipping"] else "not skipping"
+    click.echo(
+        f"task hub {reply['taskHub']}: {reply['now']} ({state}; {reply['offsetSeconds']:g}s ahead of the wall clock)"
+    )
+
+
+@main.group("time", context_settings=CONTEXT, invoke_without_command=True)
+@_ADDRESS
+@_DB
+@click.option("--task-hub", default="default", help="The hub whose clock to read or move.")
+@AS_JSON
+@click.pass_context
+def time_group(ctx, address, task_hub, as_json):
+    """A task hub's clock: print it, `advance` it, turn `skipping` on or off."""
+    ctx.obj = {"address": address, "task_hub": task_hub, "json": as_json}
+    if ctx.invoked_subcommand is None:
+        from emulator import inspector
+
+        _time_reply(ctx, lambda stub: inspector.get_time(stub, task_hub))
+
+
+def _time_reply(ctx, action) -> None:
+    reply = _run_inspector(ctx.obj["address"], action)
+    if ctx.obj["json"]:
+        click.echo(json.dumps(reply, indent=2))
+    else:
+        _echo_time(reply)
+
+
+@time_group.command("advance", context_settings=CONTEXT)
+@click.argument("duration")
+@click.pass_context
+def time_advance(ctx, duration):
+    """Move the hub's clock forward by DURATION (90s, 2h, 3d, 1h30m), firing the timers that come due."""
+    from emulator import inspector
+
+    seconds = parse_duration(duration)
+    _time_reply(ctx, lambda stub: inspector.advance_time(stub, ctx.obj["task_hub"], seconds))
+
+
+@time_group.command("skipping", context_settings=CONTEXT)
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_context
+def time_skipping_command(ctx, state):
+    """Turn time skipping on or off for the hub."""
+    from emulator import inspector
+
+    _time_reply(ctx, lambda stub: inspector.set_time_skipping(stub, ctx.obj["task_hub"], state == "on"))
 
 
 if __name__ == "__main__":  # pragma: no cover

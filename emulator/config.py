@@ -30,5 +30,7 @@ class Config:
     history_chunk_events: int = 100
     #: Upper bound on a HistoryChunk's size in bytes.
     history_chunk_bytes: int = 1024 * 1024
+    #: Start every task hub with time skipping on (see README "Testing timers").
+    time_skipping: bool = False
     #: SQLite file that keeps all state across restarts; None keeps everything in memory.
     db_path: str | None = None

@@ -306,3 +306,41 @@ def workers_table(rows: list[dict]) -> Table | Text:
             str(r["delivered"]),
         )
     return table
+
+
+# ---------------------------------------------------------------------- time
+
+
+def _time_dict(reply) -> dict:
+    return {
+        "taskHub": reply.task_hub,
+        "now": _iso(reply.now),
+        "offsetSeconds": reply.offset.ToTimedelta().total_seconds(),
+        "timeSkipping": reply.time_skipping,
+    }
+
+
+def get_time(stub, task_hub: str | None) -> dict:
+    from emulator.control import control_pb2 as cpb
+
+    return _time_dict(stub.control.GetTime(cpb.GetTimeRequest(task_hub=task_hub or "")))
+
+
+def advance_time(stub, task_hub: str | None, seconds: float) -> dict:
+    from datetime import timedelta
+
+    from google.protobuf import duration_pb2
+
+    from emulator.control import control_pb2 as cpb
+
+    duration = duration_pb2.Duration()
+    duration.FromTimedelta(timedelta(seconds=seconds))
+    return _time_dict(stub.control.AdvanceTime(cpb.AdvanceTimeRequest(task_hub=task_hub or "", duration=duration)))
+
+
+def set_time_skipping(stub, task_hub: str | None, enabled: bool) -> dict:
+    from emulator.control import control_pb2 as cpb
+
+    return _time_dict(
+        stub.control.SetTimeSkipping(cpb.SetTimeSkippingRequest(task_hub=task_hub or "", enabled=enabled))
+    )

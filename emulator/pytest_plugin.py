@@ -11,7 +11,8 @@ Fixtures:
 * ``durabletask_hub`` -- a fresh task hub of its own for each test on the shared backend
   (a :class:`~emulator.testing.TaskHubHandle`: ``.client()``, ``.worker(...)``, ``.metadata``,
   ``.name``, ``.address``), reset and forgotten when the test ends. Tests are isolated
-  without a server start each.
+  without a server start each. Mark a test ``@pytest.mark.time_skipping`` to give its hub time
+  skipping (see README "Testing timers").
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def durabletask_address(durabletask_emulator: InMemoryOrchestrationBackend) -> s
     return durabletask_emulator.address
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "time_skipping: the durabletask_hub fixture's hub jumps to its next timer while the test waits"
+    )
+
+
 @pytest.fixture(scope="session")
 def durabletask_shared_emulator() -> Iterator[InMemoryOrchestrationBackend]:
     """One started in-memory backend on a free port for the whole test session."""
@@ -52,9 +59,10 @@ def durabletask_shared_emulator() -> Iterator[InMemoryOrchestrationBackend]:
 
 
 @pytest.fixture
-def durabletask_hub(durabletask_shared_emulator: InMemoryOrchestrationBackend) -> Iterator[TaskHubHandle]:
-    """A task hub of the test's own on the session's shared backend."""
-    hub = durabletask_shared_emulator.task_hub()
+def durabletask_hub(request, durabletask_shared_emulator: InMemoryOrchestrationBackend) -> Iterator[TaskHubHandle]:
+    """A task hub of the test's own on the session's shared backend (time skipping with the marker)."""
+    skipping = request.node.get_closest_marker("time_skipping") is not None
+    hub = durabletask_shared_emulator.task_hub(time_skipping=skipping)
     try:
         yield hub
     finally:

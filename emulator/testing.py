@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from emulator.config import Config
 from emulator.engine import Engine
@@ -30,6 +31,7 @@ class InMemoryOrchestrationBackend:
         host: str = "localhost",
         db_path: str | None = None,
         task_hubs: Iterable[str] | None = None,
+        time_skipping: bool | None = None,
         config: Config | None = None,
     ):
         base = config or Config()
@@ -40,6 +42,7 @@ class InMemoryOrchestrationBackend:
             max_history_size=max_history_size,
             db_path=db_path or base.db_path,
             task_hubs=tuple(task_hubs) if task_hubs is not None else base.task_hubs,
+            time_skipping=base.time_skipping if time_skipping is None else time_skipping,
         )
         self._engine: Engine | None = None
         self._server: Server | None = None
@@ -103,9 +106,29 @@ class InMemoryOrchestrationBackend:
             self._engine.close()
             self._engine = None
 
-    def task_hub(self, name: str | None = None) -> TaskHubHandle:
-        """A task hub of this backend (``name`` None: a fresh one with a unique name) and its clients."""
-        return TaskHubHandle(self, name or f"test-{uuid.uuid4().hex[:16]}")
+    def task_hub(self, name: str | None = None, time_skipping: bool | None = None) -> TaskHubHandle:
+        """A task hub of this backend (``name`` None: a fresh one with a unique name) and its clients.
+
+        ``time_skipping`` turns skipping on or off for that hub (None: leave it as it is).
+        """
+        handle = TaskHubHandle(self, name or f"test-{uuid.uuid4().hex[:16]}")
+        if time_skipping is not None:
+            self.engine.hub(handle.name).set_time_skipping(time_skipping)
+        return handle
+
+    # ------------------------------------------------------------------ time
+
+    def now(self, task_hub: str | None = None) -> datetime:
+        """The hub's current time (UTC): wall time plus whatever was advanced or skipped."""
+        return datetime.fromtimestamp(self.engine.hub(task_hub).now(), tz=timezone.utc)
+
+    def advance_time(self, delta: timedelta, task_hub: str | None = None) -> datetime:
+        """Move the hub's clock forward by ``delta``, firing every timer that comes due; returns the new time."""
+        return datetime.fromtimestamp(self.engine.hub(task_hub).advance_time(delta.total_seconds()), tz=timezone.utc)
+
+    def set_time_skipping(self, enabled: bool, task_hub: str | None = None) -> None:
+        """Turn time skipping on or off for one hub (see README "Testing timers")."""
+        self.engine.hub(task_hub).set_time_skipping(enabled)
 
     def __enter__(self) -> InMemoryOrchestrationBackend:
         self.start()
@@ -169,6 +192,12 @@ class TaskHubHandle:
 
     def reset(self) -> None:
         self.backend.reset(task_hub=self.name)
+
+    def now(self) -> datetime:
+        return self.backend.now(self.name)
+
+    def advance_time(self, delta: timedelta) -> datetime:
+        return self.backend.advance_time(delta, self.name)
 
     def close(self) -> None:
         """Stop its workers, close its clients, and forget the hub's state."""

@@ -60,6 +60,11 @@ def header(view: View) -> Text:
         line.append(f"task hubs {len(snap.hubs)}  ")
     line.append(f"workers {snap.workers}  ")
     line.append(f"{view.work_items_per_second:.1f} work items/s  ")
+    for c in snap.clocks:
+        if c.skipping or c.offset > 0:
+            when = datetime.fromtimestamp(c.now, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            label = f"{c.hub} " if len(snap.clocks) > 1 else ""
+            line.append(f"{label}time {when}{' skipping' if c.skipping else ''}  ", style="magenta")
     line.append(f"instances {sum(snap.counts.values())}:")
     for name in STATUS_ORDER:
         if snap.counts.get(name):

@@ -12,10 +12,11 @@ from google.protobuf.internal import builder as _builder
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65mulator/control/control.proto\x12\x17\x64urabletask.emulator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x13ListTaskHubsRequest\"\xd1\x01\n\x0bTaskHubInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12Q\n\x0finstance_counts\x18\x02 \x03(\x0b\x32\x38.durabletask.emulator.v1.TaskHubInfo.InstanceCountsEntry\x12\x14\n\x0c\x65ntity_count\x18\x03 \x01(\x03\x12\x14\n\x0cworker_count\x18\x04 \x01(\x05\x1a\x35\n\x13InstanceCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"O\n\x14ListTaskHubsResponse\x12\x37\n\ttask_hubs\x18\x01 \x03(\x0b\x32$.durabletask.emulator.v1.TaskHubInfo\"&\n\x12ListWorkersRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\"\xbf\x01\n\nWorkerInfo\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\x03\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\x12\x0c\n\x04peer\x18\x05 \x01(\t\x12\x30\n\x0c\x63onnected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tin_flight\x18\x07 \x01(\x05\x12\x11\n\tdelivered\x18\x08 \x01(\x03\"K\n\x13ListWorkersResponse\x12\x34\n\x07workers\x18\x01 \x03(\x0b\x32#.durabletask.emulator.v1.WorkerInfo\"4\n\x13ResetTaskHubRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\"\x16\n\x14ResetTaskHubResponse2\xd5\x02\n\x0f\x45mulatorControl\x12k\n\x0cListTaskHubs\x12,.durabletask.emulator.v1.ListTaskHubsRequest\x1a-.durabletask.emulator.v1.ListTaskHubsResponse\x12h\n\x0bListWorkers\x12+.durabletask.emulator.v1.ListWorkersRequest\x1a,.durabletask.emulator.v1.ListWorkersResponse\x12k\n\x0cResetTaskHub\x12,.durabletask.emulator.v1.ResetTaskHubRequest\x1a-.durabletask.emulator.v1.ResetTaskHubResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65mulator/control/control.proto\x12\x17\x64urabletask.emulator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x13ListTaskHubsRequest\"\x91\x02\n\x0bTaskHubInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12Q\n\x0finstance_counts\x18\x02 \x03(\x0b\x32\x38.durabletask.emulator.v1.TaskHubInfo.InstanceCountsEntry\x12\x14\n\x0c\x65ntity_count\x18\x03 \x01(\x03\x12\x14\n\x0cworker_count\x18\x04 \x01(\x05\x12\'\n\x03now\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rtime_skipping\x18\x06 \x01(\x08\x1a\x35\n\x13InstanceCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"O\n\x14ListTaskHubsResponse\x12\x37\n\ttask_hubs\x18\x01 \x03(\x0b\x32$.durabletask.emulator.v1.TaskHubInfo\"&\n\x12ListWorkersRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\"\xbf\x01\n\nWorkerInfo\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\x03\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\x12\x0c\n\x04peer\x18\x05 \x01(\t\x12\x30\n\x0c\x63onnected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tin_flight\x18\x07 \x01(\x05\x12\x11\n\tdelivered\x18\x08 \x01(\x03\"K\n\x13ListWorkersResponse\x12\x34\n\x07workers\x18\x01 \x03(\x0b\x32#.durabletask.emulator.v1.WorkerInfo\"4\n\x13ResetTaskHubRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\"\x16\n\x14ResetTaskHubResponse\"\"\n\x0eGetTimeRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\"S\n\x12\x41\x64vanceTimeRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\x16SetTimeSkippingRequest\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\"\x8b\x01\n\x0cTimeResponse\x12\x10\n\x08task_hub\x18\x01 \x01(\t\x12\'\n\x03now\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rtime_skipping\x18\x04 \x01(\x08\x32\xfe\x04\n\x0f\x45mulatorControl\x12k\n\x0cListTaskHubs\x12,.durabletask.emulator.v1.ListTaskHubsRequest\x1a-.durabletask.emulator.v1.ListTaskHubsResponse\x12h\n\x0bListWorkers\x12+.durabletask.emulator.v1.ListWorkersRequest\x1a,.durabletask.emulator.v1.ListWorkersResponse\x12k\n\x0cResetTaskHub\x12,.durabletask.emulator.v1.ResetTaskHubRequest\x1a-.durabletask.emulator.v1.ResetTaskHubResponse\x12Y\n\x07GetTime\x12\'.durabletask.emulator.v1.GetTimeRequest\x1a%.durabletask.emulator.v1.TimeResponse\x12\x61\n\x0b\x41\x64vanceTime\x12+.durabletask.emulator.v1.AdvanceTimeRequest\x1a%.durabletask.emulator.v1.TimeResponse\x12i\n\x0fSetTimeSkipping\x12/.durabletask.emulator.v1.SetTimeSkippingRequest\x1a%.durabletask.emulator.v1.TimeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -24,24 +25,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TASKHUBINFO_INSTANCECOUNTSENTRY']._loaded_options = None
   _globals['_TASKHUBINFO_INSTANCECOUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_LISTTASKHUBSREQUEST']._serialized_start=92
-  _globals['_LISTTASKHUBSREQUEST']._serialized_end=113
-  _globals['_TASKHUBINFO']._serialized_start=116
-  _globals['_TASKHUBINFO']._serialized_end=325
-  _globals['_TASKHUBINFO_INSTANCECOUNTSENTRY']._serialized_start=272
-  _globals['_TASKHUBINFO_INSTANCECOUNTSENTRY']._serialized_end=325
-  _globals['_LISTTASKHUBSRESPONSE']._serialized_start=327
-  _globals['_LISTTASKHUBSRESPONSE']._serialized_end=406
-  _globals['_LISTWORKERSREQUEST']._serialized_start=408
-  _globals['_LISTWORKERSREQUEST']._serialized_end=446
-  _globals['_WORKERINFO']._serialized_start=449
-  _globals['_WORKERINFO']._serialized_end=640
-  _globals['_LISTWORKERSRESPONSE']._serialized_start=642
-  _globals['_LISTWORKERSRESPONSE']._serialized_end=717
-  _globals['_RESETTASKHUBREQUEST']._serialized_start=719
-  _globals['_RESETTASKHUBREQUEST']._serialized_end=771
-  _globals['_RESETTASKHUBRESPONSE']._serialized_start=773
-  _globals['_RESETTASKHUBRESPONSE']._serialized_end=795
-  _globals['_EMULATORCONTROL']._serialized_start=798
-  _globals['_EMULATORCONTROL']._serialized_end=1139
+  _globals['_LISTTASKHUBSREQUEST']._serialized_start=124
+  _globals['_LISTTASKHUBSREQUEST']._serialized_end=145
+  _globals['_TASKHUBINFO']._serialized_start=148
+  _globals['_TASKHUBINFO']._serialized_end=421
+  _globals['_TASKHUBINFO_INSTANCECOUNTSENTRY']._serialized_start=368
+  _globals['_TASKHUBINFO_INSTANCECOUNTSENTRY']._serialized_end=421
+  _globals['_LISTTASKHUBSRESPONSE']._serialized_start=423
+  _globals['_LISTTASKHUBSRESPONSE']._serialized_end=502
+  _globals['_LISTWORKERSREQUEST']._serialized_start=504
+  _globals['_LISTWORKERSREQUEST']._serialized_end=542
+  _globals['_WORKERINFO']._serialized_start=545
+  _globals['_WORKERINFO']._serialized_end=736
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=738
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=813
+  _globals['_RESETTASKHUBREQUEST']._serialized_start=815
+  _globals['_RESETTASKHUBREQUEST']._serialized_end=867
+  _globals['_RESETTASKHUBRESPONSE']._serialized_start=869
+  _globals['_RESETTASKHUBRESPONSE']._serialized_end=891
+  _globals['_GETTIMEREQUEST']._serialized_start=893
+  _globals['_GETTIMEREQUEST']._serialized_end=927
+  _globals['_ADVANCETIMEREQUEST']._serialized_start=929
+  _globals['_ADVANCETIMEREQUEST']._serialized_end=1012
+  _globals['_SETTIMESKIPPINGREQUEST']._serialized_start=1014
+  _globals['_SETTIMESKIPPINGREQUEST']._serialized_end=1073
+  _globals['_TIMERESPONSE']._serialized_start=1076
+  _globals['_TIMERESPONSE']._serialized_end=1215
+  _globals['_EMULATORCONTROL']._serialized_start=1218
+  _globals['_EMULATORCONTROL']._serialized_end=1856
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -11,7 +12,7 @@ class ListTaskHubsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class TaskHubInfo(_message.Message):
-    __slots__ = ("name", "instance_counts", "entity_count", "worker_count")
+    __slots__ = ("name", "instance_counts", "entity_count", "worker_count", "now", "time_skipping")
     class InstanceCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -23,11 +24,15 @@ class TaskHubInfo(_message.Message):
     INSTANCE_COUNTS_FIELD_NUMBER: _ClassVar[int]
     ENTITY_COUNT_FIELD_NUMBER: _ClassVar[int]
     WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    TIME_SKIPPING_FIELD_NUMBER: _ClassVar[int]
     name: str
     instance_counts: _containers.ScalarMap[str, int]
     entity_count: int
     worker_count: int
-    def __init__(self, name: _Optional[str] = ..., instance_counts: _Optional[_Mapping[str, int]] = ..., entity_count: _Optional[int] = ..., worker_count: _Optional[int] = ...) -> None: ...
+    now: _timestamp_pb2.Timestamp
+    time_skipping: bool
+    def __init__(self, name: _Optional[str] = ..., instance_counts: _Optional[_Mapping[str, int]] = ..., entity_count: _Optional[int] = ..., worker_count: _Optional[int] = ..., now: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., time_skipping: bool = ...) -> None: ...
 
 class ListTaskHubsResponse(_message.Message):
     __slots__ = ("task_hubs",)
@@ -78,3 +83,37 @@ class ResetTaskHubRequest(_message.Message):
 class ResetTaskHubResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class GetTimeRequest(_message.Message):
+    __slots__ = ("task_hub",)
+    TASK_HUB_FIELD_NUMBER: _ClassVar[int]
+    task_hub: str
+    def __init__(self, task_hub: _Optional[str] = ...) -> None: ...
+
+class AdvanceTimeRequest(_message.Message):
+    __slots__ = ("task_hub", "duration")
+    TASK_HUB_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    task_hub: str
+    duration: _duration_pb2.Duration
+    def __init__(self, task_hub: _Optional[str] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class SetTimeSkippingRequest(_message.Message):
+    __slots__ = ("task_hub", "enabled")
+    TASK_HUB_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    task_hub: str
+    enabled: bool
+    def __init__(self, task_hub: _Optional[str] = ..., enabled: bool = ...) -> None: ...
+
+class TimeResponse(_message.Message):
+    __slots__ = ("task_hub", "now", "offset", "time_skipping")
+    TASK_HUB_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TIME_SKIPPING_FIELD_NUMBER: _ClassVar[int]
+    task_hub: str
+    now: _timestamp_pb2.Timestamp
+    offset: _duration_pb2.Duration
+    time_skipping: bool
+    def __init__(self, task_hub: _Optional[str] = ..., now: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., offset: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., time_skipping: bool = ...) -> None: ...

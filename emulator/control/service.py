@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
+from google.protobuf import duration_pb2
 
 from emulator.control import SERVICE, _classes
 from emulator.control import control_pb2 as cpb
@@ -31,7 +34,14 @@ class ControlServicer:
 
     async def ListTaskHubs(self, req: cpb.ListTaskHubsRequest, context):
         hubs = [
-            cpb.TaskHubInfo(name=s.name, instance_counts=s.counts, entity_count=s.entities, worker_count=len(s.workers))
+            cpb.TaskHubInfo(
+                name=s.name,
+                instance_counts=s.counts,
+                entity_count=s.entities,
+                worker_count=len(s.workers),
+                now=ev.timestamp(s.clock.now),
+                time_skipping=s.clock.skipping,
+            )
             for s in self.engine.summaries()
         ]
         return cpb.ListTaskHubsResponse(task_hubs=hubs)
@@ -43,6 +53,27 @@ class ControlServicer:
     async def ResetTaskHub(self, req: cpb.ResetTaskHubRequest, context):
         self.engine.reset(None if req.all else (req.task_hub or None) or "default")
         return cpb.ResetTaskHubResponse()
+
+    def _time(self, hub) -> cpb.TimeResponse:
+        clock = hub.summary().clock
+        offset = duration_pb2.Duration()
+        offset.FromTimedelta(timedelta(seconds=clock.offset))
+        return cpb.TimeResponse(
+            task_hub=hub.name, now=ev.timestamp(clock.now), offset=offset, time_skipping=clock.skipping
+        )
+
+    async def GetTime(self, req: cpb.GetTimeRequest, context):
+        return self._time(self.engine.hub(req.task_hub or None))
+
+    async def AdvanceTime(self, req: cpb.AdvanceTimeRequest, context):
+        hub = self.engine.hub(req.task_hub or None)
+        hub.advance_time(req.duration.ToTimedelta().total_seconds())
+        return self._time(hub)
+
+    async def SetTimeSkipping(self, req: cpb.SetTimeSkippingRequest, context):
+        hub = self.engine.hub(req.task_hub or None)
+        hub.set_time_skipping(req.enabled)
+        return self._time(hub)
 
 
 def _guard(name: str, fn):

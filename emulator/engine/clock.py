@@ -1,7 +1,12 @@
-"""One timer scheduler for the whole engine: a heap and one thread, reading an injectable clock.
+"""Time: one timer scheduler for the whole engine, and each task hub's own clock.
 
-Every task hub schedules on it; a timer carries its ``owner`` (the hub) so that one hub can
-forget its own timers (``clear(owner=hub)``) without touching another's.
+The :class:`Scheduler` is a heap and one thread reading the wall clock. Every task hub schedules
+on it; a timer carries its ``owner`` (the hub), so that one hub can forget its own timers
+(``clear(owner=hub)``) without touching another's, and its due time in the owner's clock.
+
+A :class:`HubClock` is a hub's time: the wall clock plus an offset that only ever grows, when
+the hub's time is advanced by hand or skipped to its next timer. After the offset grows,
+``rebase(owner, offset)`` brings the owner's timers forward by the same amount.
 """
 
 from __future__ import annotations
@@ -18,11 +23,40 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
-class TimerHandle:
-    __slots__ = ("due", "seq", "callback", "cancelled", "owner")
+class HubClock:
+    """A task hub's clock: wall time plus an offset that never shrinks, so time never goes back."""
 
-    def __init__(self, due: float, seq: int, callback: Callable[[], None], owner: object = None):
-        self.due = due
+    __slots__ = ("wall", "offset", "skipping")
+
+    def __init__(self, wall: Clock = time.time, offset: float = 0.0, skipping: bool = False):
+        self.wall = wall
+        self.offset = offset
+        #: Time skipping: jump to the next timer whenever a client waits and the hub is idle.
+        self.skipping = skipping
+
+    def now(self) -> float:
+        return self.wall() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self.offset += seconds
+
+    def jump_to(self, when: float) -> bool:
+        """Move forward to ``when`` if it is ahead; True if the clock moved."""
+        ahead = when - self.now()
+        if ahead <= 0:
+            return False
+        self.offset += ahead
+        return True
+
+
+class TimerHandle:
+    __slots__ = ("due", "at", "seq", "callback", "cancelled", "owner")
+
+    def __init__(self, due: float, seq: int, callback: Callable[[], None], owner: object = None, at: float = 0.0):
+        self.due = due  # wall-clock time it fires at (the heap's order)
+        self.at = at  # the same moment on the owner's clock
         self.seq = seq
         self.callback = callback
         self.cancelled = False
@@ -51,8 +85,11 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="emulator-timers", daemon=True)
         self._thread.start()
 
-    def call_at(self, due: float, callback: Callable[[], None], owner: object = None) -> TimerHandle:
-        handle = TimerHandle(due, next(self._seq), callback, owner)
+    def call_at(
+        self, due: float, callback: Callable[[], None], owner: object = None, offset: float = 0.0
+    ) -> TimerHandle:
+        """Run ``callback`` at ``due`` on a clock ``offset`` seconds ahead of the wall clock."""
+        handle = TimerHandle(due - offset, next(self._seq), callback, owner, due)
         with self._cond:
             heapq.heappush(self._heap, handle)
             if self._heap[0] is handle:
@@ -73,6 +110,21 @@ class Scheduler:
                     kept.append(h)
             heapq.heapify(kept)
             self._heap = kept
+
+    def rebase(self, owner: object, offset: float) -> None:
+        """The owner's clock is now ``offset`` ahead of the wall: its timers fire that much sooner."""
+        with self._cond:
+            for h in self._heap:
+                if h.owner is owner:
+                    h.due = h.at - offset
+            heapq.heapify(self._heap)
+            self._cond.notify()
+
+    def earliest(self, owner: object) -> float | None:
+        """The owner's next timer, on the owner's clock, or None."""
+        with self._cond:
+            times = [h.at for h in self._heap if h.owner is owner and not h.cancelled]
+        return min(times, default=None)
 
     def pending(self, owner: object = None) -> int:
         with self._cond:

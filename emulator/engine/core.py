@@ -161,4 +161,4 @@ class Engine:
 
     def snapshot(self, rows: int = 15) -> EngineSnapshot:
         """The console's picture of every hub together (rows of all hubs, newest first)."""
-        return merge_snapshots([h.snapshot(rows) for h in self.hubs()], rows, self.started_at)
+        return merge_snapshots([h.snapshot(rows) for h in self.hubs()], rows, self.started_at, self.clock())

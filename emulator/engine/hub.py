@@ -20,7 +20,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.config import Config
 from emulator.engine import events as ev
-from emulator.engine.clock import Clock, Scheduler, TimerHandle
+from emulator.engine.clock import HubClock, Scheduler, TimerHandle
 from emulator.engine.dispatch import (
     ACTIVITY,
     ENTITY,
@@ -59,8 +59,11 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     def __init__(self, name: str, config: Config, store: MemoryStore, scheduler: Scheduler, session_ids=None):
         self.name = name
         self.config = config
-        self.clock: Clock = scheduler.clock
-        self.started_at = self.clock()
+        self.clock = HubClock(scheduler.clock, skipping=config.time_skipping)
+        saved = store.load_clock()
+        if saved is not None:
+            self.clock.offset, self.clock.skipping = saved
+        self.started_at = self.clock.now()
         self._lock = threading.RLock()
         self._depth = 0
         self._scheduler = scheduler
@@ -74,7 +77,8 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 self._recover()
 
     def _call_at(self, due: float, callback) -> TimerHandle:
-        return self._scheduler.call_at(due, callback, owner=self)
+        """Run ``callback`` when the hub's clock reaches ``due``."""
+        return self._scheduler.call_at(due, callback, owner=self, offset=self.clock.offset)
 
     @contextmanager
     def _op(self):
@@ -86,7 +90,48 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             finally:
                 self._depth -= 1
                 if self._depth == 0:
+                    if self.clock.skipping:
+                        self._skip_time()
                     self._store.flush()
+
+    # ------------------------------------------------------------------ time
+
+    def _idle(self) -> bool:
+        """No work item of this hub is queued or handed to a worker."""
+        d = self._dispatch
+        return not d.leases and not any(d.queues.values())
+
+    def _skip_time(self) -> None:
+        """The time-skipping rule: while a client waits and nothing can happen, jump to the next timer."""
+        if not len(self._waiters) or not self._idle():
+            return
+        due = self._scheduler.earliest(self)
+        if due is not None and self.clock.jump_to(due):
+            self._clock_moved()
+
+    def _clock_moved(self) -> None:
+        self._scheduler.rebase(self, self.clock.offset)
+        self._store.save_clock(self.clock.offset, self.clock.skipping)
+
+    def now(self) -> float:
+        """The hub's current time (seconds since the epoch): wall time unless advanced or skipped."""
+        with self._op():
+            return self.clock.now()
+
+    def advance_time(self, seconds: float) -> float:
+        """Move the hub's clock forward, firing every timer that comes due, in order; returns the new time."""
+        if seconds < 0:
+            raise InvalidRequest(f"time only moves forward: cannot advance by {seconds} seconds")
+        with self._op():
+            self.clock.advance(seconds)
+            self._clock_moved()
+            log.info("task hub %s: time advanced by %ss", self.name, f"{seconds:g}")
+            return self.clock.now()
+
+    def set_time_skipping(self, enabled: bool) -> None:
+        with self._op():
+            self.clock.skipping = enabled
+            self._store.save_clock(self.clock.offset, self.clock.skipping)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -179,7 +224,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     # ------------------------------------------------------------------ helpers
 
     def _now(self) -> float:
-        return self.clock()
+        return self.clock.now()
 
     def _require(self, instance_id: str) -> Instance:
         if not instance_id:

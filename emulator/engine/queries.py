@@ -122,6 +122,16 @@ class WorkerRow:
 
 
 @dataclass(frozen=True)
+class HubTime:
+    """A hub's clock as the console shows it."""
+
+    hub: str
+    now: float
+    offset: float
+    skipping: bool
+
+
+@dataclass(frozen=True)
 class EngineSnapshot:
     """A plain-data picture of the engine for the console; taken in O(instances) under the lock."""
 
@@ -137,6 +147,7 @@ class EngineSnapshot:
     entities: list[EntityRow] = ()
     hubs: tuple[str, ...] = ("default",)
     worker_rows: tuple[WorkerRow, ...] = ()
+    clocks: tuple[HubTime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,7 @@ class HubSummary:
     counts: dict[str, int]
     entities: int
     workers: list[WorkerRow]
+    clock: HubTime
 
 
 def _row(inst, hub: str) -> InstanceRow:
@@ -161,7 +173,7 @@ def _worker_row(hub: str, s) -> WorkerRow:
     )
 
 
-def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float) -> EngineSnapshot:
+def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float, taken_at: float) -> EngineSnapshot:
     """One picture of several hubs: counts added up, the newest rows of all of them."""
     import heapq
 
@@ -174,7 +186,7 @@ def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float) -
     focus_history = next((s.focus_history for s in snaps if focus is not None and s.focus is focus), [])
     entity_rows = heapq.nlargest(max(1, rows // 3), (e for s in snaps for e in s.entities), key=lambda e: e.modified)
     return EngineSnapshot(
-        taken_at=max((s.taken_at for s in snaps), default=0.0),
+        taken_at=taken_at,
         started_at=started_at,
         workers=sum(s.workers for s in snaps),
         counts=counts,
@@ -186,6 +198,7 @@ def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float) -
         entities=entity_rows,
         hubs=tuple(h for s in snaps for h in s.hubs),
         worker_rows=tuple(w for s in snaps for w in s.worker_rows),
+        clocks=tuple(c for s in snaps for c in s.clocks),
     )
 
 
@@ -204,7 +217,8 @@ class Snapshots:
 
     def summary(self) -> HubSummary:
         with self._op():
-            return HubSummary(self.name, self.counts(), len(self._store.entities), self.workers())
+            clock = HubTime(self.name, self.clock.now(), self.clock.offset, self.clock.skipping)
+            return HubSummary(self.name, self.counts(), len(self._store.entities), self.workers(), clock)
 
     def snapshot(self, rows: int = 15) -> EngineSnapshot:
         """Counts by status, the ``rows`` most recently changed instances and the newest one's history."""
@@ -243,6 +257,7 @@ class Snapshots:
                 entities=entity_rows,
                 hubs=(self.name,),
                 worker_rows=tuple(_worker_row(self.name, s) for s in self._dispatch.sessions),
+                clocks=(HubTime(self.name, self.clock.now(), self.clock.offset, self.clock.skipping),),
             )
         # Decoding the history happens outside the lock.
         return EngineSnapshot(**{**snap.__dict__, "focus_history": list(ev.decode_history(past))})

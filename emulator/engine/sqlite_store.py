@@ -344,6 +344,18 @@ class SqliteStore(MemoryStore):
             )
         self._written[inst.instance_id] = (inst.history_generation, len(inst.past))
 
+    def load_clock(self) -> tuple[float, bool] | None:
+        row = self._db.execute("SELECT data FROM hubs WHERE name=?", (self.hub,)).fetchone()
+        data = json.loads(row[0]) if row else {}
+        if "clock_offset" not in data:
+            return None
+        return data["clock_offset"], data.get("time_skipping", False)
+
+    def save_clock(self, offset: float, skipping: bool) -> None:
+        data = json.dumps({"clock_offset": offset, "time_skipping": skipping})
+        with self.database.lock:
+            self._db.execute("UPDATE hubs SET data=? WHERE name=?", (data, self.hub))
+
     def clear(self) -> None:
         """Forget this hub's state (reset / DeleteTaskHub); other hubs' rows stay."""
         self._instances.clear()

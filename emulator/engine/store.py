@@ -171,6 +171,13 @@ class MemoryStore:
     def flush(self) -> None:
         """The engine operation is over: make its changes durable (nothing to do in memory)."""
 
+    def load_clock(self) -> tuple[float, bool] | None:
+        """The hub's saved clock ``(offset, skipping)``; None when nothing was saved."""
+        return None
+
+    def save_clock(self, offset: float, skipping: bool) -> None:
+        """Remember the hub's clock (a durable store keeps it across restarts)."""
+
     def clear(self) -> None:
         self._instances.clear()
         self.entities.clear()
