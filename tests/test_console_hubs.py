@@ -43,3 +43,15 @@ def test_several_hubs_show_each_instances_hub_and_the_workers(backend):
         worker.stop()
         for c in clients:
             c.close()
+
+
+def test_header_shows_a_hubs_virtual_time_and_skipping(backend):
+    from datetime import datetime, timedelta, timezone
+
+    text = _text(next_view(backend._server, None))
+    assert " time " not in text  # a hub on wall time needs no word about it
+    backend.set_time_skipping(True)
+    backend.advance_time(timedelta(days=3))
+    text = _text(next_view(backend._server, None), width=200)
+    ahead = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%d")
+    assert re.search(rf"time {ahead} \d\d:\d\d:\d\d skipping", text), text.splitlines()[0]
