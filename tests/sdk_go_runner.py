@@ -73,6 +73,7 @@ FEATURES = {
     "TestSendEventBetweenOrchestrations": "send-event",
     "TestHistory": "history",
     "TestWorkItemFilters": "work-item-filters",
+    "TestTaskHub": "taskhub",
 }
 
 

@@ -21,10 +21,12 @@ UNSUPPORTED_MARK = "not supported by SDK"
 
 
 def declared_scenarios() -> list[str]:
-    """Every @Test method of the suite (the scenarios a run must report), disabled ones included."""
-    source = (JAVA_SUITE / "src" / "test" / "java" / "emulator" / "ScenariosTest.java").read_text()
+    """Every @Test method of the suite's classes (the scenarios a run must report), disabled ones included."""
     annotation = r'@\w+(?:\((?:"(?:[^"\\]|\\.)*"|[^)"])*\))?\s+'
-    return re.findall(rf"@Test\s+(?:{annotation})*void (\w+)\(", source)
+    names: list[str] = []
+    for source in sorted((JAVA_SUITE / "src" / "test" / "java" / "emulator").glob("*.java")):
+        names += re.findall(rf"@Test\s+(?:{annotation})*void (\w+)\(", source.read_text())
+    return names
 
 
 def parse_surefire_reports(reports: Path) -> tuple[dict[str, str], dict[str, str]]:

@@ -44,6 +44,7 @@ FEATURES: list[tuple[str, str]] = [
     ("rewind", "rewind"),
     ("send-event", "send event between orchestrations"),
     ("work-item-filters", "work-item filters"),
+    ("taskhub", "task hubs (taskhub header isolates instances and work)"),
 ]
 FEATURE_KEYS = {key for key, _ in FEATURES}
 UNSUPPORTED_REASON = re.compile(r"not supported by SDK:?\s*(.*)")

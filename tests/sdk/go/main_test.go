@@ -37,10 +37,19 @@ var (
 	dt       *client.TaskHubGrpcClient
 	registry = task.NewTaskRegistry()
 	runID    = fmt.Sprintf("%x", time.Now().UnixNano())
+	address  string
+
+	// The default hub's listener starts with the first parallel scenario, so that a sequential
+	// test (TestTaskHub) runs while no default-hub worker is connected: go test resumes the
+	// parallel tests only once every sequential top-level test has returned.
+	listenerOnce  sync.Once
+	listenerErr   error
+	listenerCtx   context.Context
+	stopListening context.CancelFunc
 )
 
 func TestMain(m *testing.M) {
-	address := os.Getenv("DTEMU_ADDRESS")
+	address = os.Getenv("DTEMU_ADDRESS")
 	if address == "" {
 		fmt.Fprintln(os.Stderr, "DTEMU_ADDRESS is not set: start an emulator and set DTEMU_ADDRESS=host:port")
 		os.Exit(2)
@@ -52,16 +61,21 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	dt = client.NewTaskHubGrpcClient(conn, quietLogger{})
-	ctx, cancel := context.WithCancel(context.Background())
-	// The listener's stream lives as long as ctx: until every scenario has run.
-	if err := dt.StartWorkItemListener(ctx, registry); err != nil {
-		fmt.Fprintf(os.Stderr, "work item listener did not start against %s: %v\n", address, err)
-		os.Exit(2)
-	}
+	// The listener's stream lives as long as listenerCtx: until every scenario has run.
+	listenerCtx, stopListening = context.WithCancel(context.Background())
 	code := m.Run()
-	cancel()
+	stopListening()
 	_ = conn.Close()
 	os.Exit(code)
+}
+
+// startListener starts the default hub's work-item listener, once.
+func startListener(t *testing.T) {
+	t.Helper()
+	listenerOnce.Do(func() { listenerErr = dt.StartWorkItemListener(listenerCtx, registry) })
+	if listenerErr != nil {
+		t.Fatalf("work item listener did not start against %s: %v", address, listenerErr)
+	}
 }
 
 // quietLogger keeps the SDK's info chatter out of the test output; warnings and errors stay.
@@ -98,10 +112,12 @@ func newID(t *testing.T, suffix string) api.InstanceID {
 	return api.InstanceID(fmt.Sprintf("go-%s-%s", runID, name))
 }
 
-// scenario marks the test parallel and gives it a context with a deadline.
+// scenario marks the test parallel, makes sure the default hub's listener runs, and gives the test
+// a context with a deadline.
 func scenario(t *testing.T, timeout time.Duration) context.Context {
 	t.Helper()
 	t.Parallel()
+	startListener(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	return ctx

@@ -8,6 +8,8 @@
 const assert = require("node:assert/strict");
 const { test } = require("node:test");
 const { TaskHubGrpcClient, TaskHubGrpcWorker, OrchestrationStatus } = require("@microsoft/durabletask-js");
+// The SDK's own copy of grpc-js: its Metadata class is the one the SDK's stubs accept.
+const grpc = require(require.resolve("@grpc/grpc-js", { paths: [require.resolve("@microsoft/durabletask-js")] }));
 
 const ADDRESS = process.env.DTEMU_ADDRESS;
 if (!ADDRESS) {
@@ -36,12 +38,26 @@ function logLine(level, message, args) {
   process.stderr.write(`sdk ${level}: ${message}${extra ? " " + extra : ""}\n`);
 }
 
-function newClient() {
-  return new TaskHubGrpcClient({ hostAddress: ADDRESS, logger: quietLogger });
+function newClient(options = {}) {
+  return new TaskHubGrpcClient({ hostAddress: ADDRESS, logger: quietLogger, ...options });
 }
 
 function newWorker(options = {}) {
   return new TaskHubGrpcWorker({ hostAddress: ADDRESS, logger: quietLogger, shutdownTimeoutMs: 5000, ...options });
+}
+
+/**
+ * Client and worker options that put every call in task hub `hub`: the SDK's metadataGenerator
+ * adds a `taskhub` header to each call (unary calls and the work-item and history streams).
+ */
+function onTaskHub(hub) {
+  return {
+    metadataGenerator: async () => {
+      const metadata = new grpc.Metadata();
+      metadata.set("taskhub", hub);
+      return metadata;
+    },
+  };
 }
 
 /** Registers a module's orchestrators, activities and entities ({name: fn}, {name: factory}). */
@@ -254,6 +270,7 @@ module.exports = {
   newGate,
   newWorker,
   nextAttempt,
+  onTaskHub,
   output,
   quietLogger,
   register,

@@ -6,7 +6,9 @@
 //   connected;
 // - purge by filter: the filter (a created-time window and statuses) has no instance-ID prefix,
 //   so it would purge other scenarios' instances created in the same window;
-// - cleanEntityStorage: it removes every empty entity and releases every orphaned lock.
+// - cleanEntityStorage: it removes every empty entity and releases every orphaned lock;
+// - task hubs: an instance on the default hub must stay pending, so no default-hub worker may be
+//   connected.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -109,6 +111,55 @@ describe("durabletask-js against the emulator, one scenario at a time", { concur
       await client.terminateOrchestration(unclaimed);
       await client.terminateOrchestration(v2);
     });
+  });
+
+  scenario("taskhub: a client and worker sending a taskhub header are isolated from the default hub both ways", 60_000, async (s) => {
+    const hub = `js-hub-${h.RUN_ID}`;
+    const hubClient = h.newClient(h.onTaskHub(hub));
+    const hubWorker = h.newWorker(h.onTaskHub(hub));
+    h.register(hubWorker, {
+      orchestrators: {
+        HubGreeting: async function* (ctx, name) {
+          return yield ctx.callActivity("HubHello", name);
+        },
+      },
+      activities: { HubHello: (_ctx, name) => `Hello from ${hub}, ${name}!` },
+    });
+    const id = s.id();
+    try {
+      await withWorkers([hubWorker], async () => {
+        // 1. Started on the hub, run by the hub's worker; the default hub has no such instance.
+        assert.equal(await hubClient.scheduleNewOrchestration("HubGreeting", "one", { instanceId: id }), id);
+        const done = await hubClient.waitForOrchestrationCompletion(id, true, 20);
+        h.expectStatus(done, S.COMPLETED);
+        h.expectOutput(done, JSON.stringify(`Hello from ${hub}, one!`));
+        assert.equal(await client.getOrchestrationState(id), undefined, `the default hub sees the ${hub} instance ${id}`);
+
+        // 2. The same ID on the default hub (no default-hub worker is connected): the hub's worker,
+        // still serving its own hub, never receives it.
+        assert.equal(await client.scheduleNewOrchestration("HubGreeting", "two", { instanceId: id }), id);
+        const second = await hubClient.scheduleNewOrchestration("HubGreeting", "three", { instanceId: s.id("after") });
+        h.expectOutput(await hubClient.waitForOrchestrationCompletion(second, true, 20), JSON.stringify(`Hello from ${hub}, three!`));
+        await h.sleep(200);
+        h.expectStatus(await s.fetch(id), S.PENDING);
+        const hubSide = await hubClient.getOrchestrationState(id, true);
+        h.expectStatus(hubSide, S.COMPLETED);
+        assert.equal(hubSide.serializedInput, '"one"', `the default hub's start replaced the ${hub} instance: ${h.describeState(hubSide)}`);
+
+        // The hub's queries list only its own instances.
+        const listed = [];
+        for await (const st of hubClient.getAllInstances({ instanceIdPrefix: h.ID_PREFIX })) {
+          listed.push(st.instanceId);
+        }
+        assert.deepEqual(listed.sort(), [id, second].sort(), `${hub} lists ${JSON.stringify(listed)}`);
+      });
+    } finally {
+      await client.terminateOrchestration(id).catch(() => {});
+      await client.waitForOrchestrationCompletion(id, false, 10).catch(() => {});
+      await client.purgeOrchestration(id).catch(() => {});
+      await hubClient.stop();
+    }
+    assert.equal(await client.getOrchestrationState(id), undefined, `${id} was not purged from the default hub`);
   });
 
   scenario("purge: purge by filter (created-time window and statuses) removes only the matching instances", 60_000, async (s) => {
