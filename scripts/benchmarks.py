@@ -8,6 +8,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --only hello,raw --rounds 5
     scripts/bench --quick               # small sizes, 1 round: a smoke run
     scripts/bench --only raw --taskhub bench   # every call (client and worker) names task hub "bench"
+    scripts/bench --only raw --backends ours,ours@bench   # the header's cost, A/B in one run
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ from google.protobuf import wrappers_pb2
 BACKENDS = ("ours", "theirs")
 CHOICES = ("ours", "theirs", "ours-sqlite")  # ours-sqlite: our emulator with the SQLite store
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+# A backend may be spelled NAME@HUB (e.g. ours@bench): the same backend, every call sending `taskhub: HUB`.
+
+
+def _backend(spec: str) -> tuple[str, str | None]:
+    """``"ours@bench"`` -> ``("ours", "bench")``; ``"ours"`` -> ``("ours", None)``."""
+    which, _, hub = spec.partition("@")
+    return which, hub or None
 
 
 class Stalled(Exception):
@@ -405,7 +413,8 @@ WORKLOADS: dict[str, tuple[Callable, int, int, float]] = {
 def run(only: list[str], rounds: int, quick: bool, backends=BACKENDS, taskhub: str | None = None) -> dict:
     """``{workload: {backend: [metrics per round]}}``, each round on fresh servers, A/B alternating.
 
-    ``taskhub``: every call of every workload carries this ``taskhub`` metadata (None: no header).
+    ``taskhub``: every call of every workload carries this ``taskhub`` metadata (None: no header),
+    unless the backend names its own hub (``ours@HUB``).
     """
     results: dict = {w: {b: [] for b in backends} for w in only}
     for r in range(rounds):
@@ -413,7 +422,8 @@ def run(only: list[str], rounds: int, quick: bool, backends=BACKENDS, taskhub: s
         for name in only:
             fn, full, small, limit = WORKLOADS[name]
             for which in order:
-                server = Server(which, taskhub)
+                backend, hub = _backend(which)
+                server = Server(backend, hub or taskhub)
                 try:
                     cpu, t0 = server.cpu(), time.monotonic()
                     size = small if quick else full
@@ -474,7 +484,8 @@ def main() -> None:
     parser.add_argument(
         "--backends",
         default="ours,theirs",
-        help="the two backends to compare: ours, theirs, ours-sqlite (e.g. ours-sqlite,ours)",
+        help="the two backends to compare: ours, theirs, ours-sqlite, each optionally @HUB to send a taskhub "
+        "header (e.g. ours-sqlite,ours or ours,ours@bench)",
     )
     parser.add_argument(
         "--taskhub",
@@ -493,8 +504,8 @@ def main() -> None:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     rounds = 1 if args.quick else args.rounds
     backends = tuple(b.strip() for b in args.backends.split(","))
-    if len(backends) != 2 or not set(backends) <= set(CHOICES):
-        parser.error(f"--backends takes two of {', '.join(CHOICES)}")
+    if len(set(backends)) != 2 or not {_backend(b)[0] for b in backends} <= set(CHOICES):
+        parser.error(f"--backends takes two of {', '.join(CHOICES)} (each optionally @HUB)")
     if args.ours_only:
         backends = ("ours",)
     started = time.monotonic()
