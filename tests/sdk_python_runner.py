@@ -76,6 +76,10 @@ _BY_FILE = {
         "test_work_item_filters_route_work_to_matching_workers": "work-item-filters",
         "test_explicit_filters_decide_which_worker_runs_what": "work-item-filters",
     },
+    "test_task_hubs.py": {
+        "test_same_instance_id_in_two_hubs_is_two_instances": "taskhub",
+        "test_a_worker_only_receives_its_own_hubs_work": "taskhub",
+    },
 }
 #: Each chosen test (function name) under its feature key.
 FEATURES = {name: key for tests in _BY_FILE.values() for name, key in tests.items()}
