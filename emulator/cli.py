@@ -32,14 +32,18 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def _configure_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+def _configure_logging(level: str, fmt: str, log_file: str | None = None) -> None:
+    """Every record to stderr, and to ``log_file`` too when given (the console keeps the file handler)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        if fmt == "json":
+            handler.setFormatter(_JsonFormatter())
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
 
 
@@ -57,11 +61,21 @@ def main() -> None:
 @click.option("--log-level", default="info", type=LOG_LEVELS, help="Log level.")
 @click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log line format.")
 @click.option("--db", default=None, type=click.Path(dir_okay=False), help="SQLite file that keeps all state.")
-def start(host, port, max_history_size, console, log_level, log_format, db) -> None:
+@click.option(
+    "--log-file",
+    default=None,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also append every log line to this file (same format), console on or off.",
+)
+def start(host, port, max_history_size, console, log_level, log_format, db, log_file) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
-    _configure_logging(log_level, log_format)
+    try:
+        _configure_logging(log_level, log_format, log_file)
+    except OSError as e:
+        click.echo(f"error: cannot open log file {log_file}: {e.strerror}", err=True)
+        sys.exit(1)
     config = Config(host=host, port=port, max_history_size=max_history_size, db_path=db)
     stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
