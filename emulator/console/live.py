@@ -12,7 +12,8 @@ from rich.live import Live
 from emulator.console.logpane import PaneHandler
 from emulator.console.render import View, render
 
-REFRESH_PER_SECOND = 4
+REFRESH_PER_SECOND = 4  # at most; fewer when frames are dear (CPU_SHARE) or the picture did not change
+CPU_SHARE = 0.04  # of one core, the most the console spends drawing: rich needs 10-30 ms for a frame
 
 
 def _on_terminal(handler: logging.Handler) -> bool:
@@ -53,19 +54,34 @@ def next_view(server, previous: View | None, pane: PaneHandler | None = None, lo
     return View(address=server.address, snapshot=snap, work_items_per_second=rate, log=log, log_title=log_title)
 
 
+def _shown(view: View) -> tuple:
+    """What a view puts on the screen: the clock only to the second it is shown with, the rate to 0.1."""
+    snap = view.snapshot
+    fields = {**snap.__dict__, "taken_at": int(snap.taken_at - snap.started_at), "started_at": None}
+    return (view.address, round(view.work_items_per_second, 1), view.log, view.log_title, fields)
+
+
 def run_console(server, stop: threading.Event, console: Console | None = None) -> None:
     """Refresh the screen until ``stop`` is set; log records go to the log pane, drawn with the view.
 
-    One redraw per refresh, however many records arrive: the handler only buffers them.
+    At most one redraw per refresh, however many records arrive (the handler only buffers them),
+    none when the picture would not change, and under load no more often than keeps the console
+    within ``CPU_SHARE`` of a core: the emulator's work comes first.
     """
     console = console or Console()
     pane = PaneHandler()
     previous_handlers, title = _log_to_pane(pane)
     try:
         view = next_view(server, None, pane, title)
+        drawn = _shown(view)
+        wait = 1 / REFRESH_PER_SECOND
         with Live(render(view), console=console, auto_refresh=False, screen=False, transient=False) as live:
-            while not stop.wait(1 / REFRESH_PER_SECOND):
+            while not stop.wait(wait):
+                began = time.thread_time()
                 view = next_view(server, view, pane, title)
-                live.update(render(view), refresh=True)
+                if _shown(view) != drawn:
+                    drawn = _shown(view)
+                    live.update(render(view), refresh=True)
+                wait = max(1 / REFRESH_PER_SECOND, (time.thread_time() - began) / CPU_SHARE)
     finally:
         logging.getLogger().handlers[:] = previous_handlers
