@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pty
@@ -22,7 +23,7 @@ from durabletask.worker import TaskHubGrpcWorker
 from rich.console import Console
 
 from emulator.console import View, render
-from emulator.console.live import REFRESH_PER_SECOND, next_view
+from emulator.console.live import CPU_SHARE, REFRESH_PER_SECOND, next_view, pause_after, shown
 from emulator.console.logpane import LogLine, PaneHandler
 
 
@@ -92,6 +93,28 @@ def test_rate_comes_from_successive_snapshots(backend, client, make_worker):
         client.wait_for_orchestration_completion(client.schedule_new_orchestration(_orchestrator, input=i), timeout=10)
     after = next_view(backend._server, before)
     assert after.work_items_per_second > 0
+
+
+def test_a_view_that_would_draw_the_same_picture_is_not_drawn_again(backend, client):
+    view = next_view(backend._server, None)
+    snap = view.snapshot
+
+    def at(seconds: float, **changes) -> View:
+        return dataclasses.replace(
+            view, snapshot=dataclasses.replace(snap, taken_at=snap.started_at + seconds), **changes
+        )
+
+    assert shown(at(5.1)) == shown(at(5.9))  # the header shows whole seconds
+    assert shown(at(5.1)) != shown(at(6.0))
+    assert shown(at(5.1)) != shown(at(5.1, log=(LogLine(T0, "INFO", "worker 1 connected"),)))
+    client.schedule_new_orchestration("nobody-runs-this", instance_id="changes-the-picture")
+    assert shown(next_view(backend._server, None)) != shown(view)
+
+
+def test_frames_are_spaced_so_drawing_stays_within_its_cpu_share():
+    assert pause_after(0.001) == 1 / REFRESH_PER_SECOND
+    assert pause_after(0.030) == pytest.approx(0.030 / CPU_SHARE)
+    assert 0.030 / pause_after(0.030) <= CPU_SHARE
 
 
 def _read_until(fd: int, pattern: str, timeout: float) -> str:

@@ -13,7 +13,7 @@ from emulator.console.logpane import PaneHandler
 from emulator.console.render import View, render
 
 REFRESH_PER_SECOND = 4  # at most; fewer when frames are dear (CPU_SHARE) or the picture did not change
-CPU_SHARE = 0.04  # of one core, the most the console spends drawing: rich needs 10-30 ms for a frame
+CPU_SHARE = 0.02  # of one core, the most the console spends drawing: rich needs 10-30 ms for a frame
 
 
 def _on_terminal(handler: logging.Handler) -> bool:
@@ -54,11 +54,16 @@ def next_view(server, previous: View | None, pane: PaneHandler | None = None, lo
     return View(address=server.address, snapshot=snap, work_items_per_second=rate, log=log, log_title=log_title)
 
 
-def _shown(view: View) -> tuple:
+def shown(view: View) -> tuple:
     """What a view puts on the screen: the clock only to the second it is shown with, the rate to 0.1."""
     snap = view.snapshot
     fields = {**snap.__dict__, "taken_at": int(snap.taken_at - snap.started_at), "started_at": None}
     return (view.address, round(view.work_items_per_second, 1), view.log, view.log_title, fields)
+
+
+def pause_after(frame_cpu_seconds: float) -> float:
+    """Seconds to wait before the next frame: the refresh interval, or longer when frames are dear."""
+    return max(1 / REFRESH_PER_SECOND, frame_cpu_seconds / CPU_SHARE)
 
 
 def run_console(server, stop: threading.Event, console: Console | None = None) -> None:
@@ -73,15 +78,15 @@ def run_console(server, stop: threading.Event, console: Console | None = None) -
     previous_handlers, title = _log_to_pane(pane)
     try:
         view = next_view(server, None, pane, title)
-        drawn = _shown(view)
+        drawn = shown(view)
         wait = 1 / REFRESH_PER_SECOND
         with Live(render(view), console=console, auto_refresh=False, screen=False, transient=False) as live:
             while not stop.wait(wait):
                 began = time.thread_time()
                 view = next_view(server, view, pane, title)
-                if _shown(view) != drawn:
-                    drawn = _shown(view)
+                if shown(view) != drawn:
+                    drawn = shown(view)
                     live.update(render(view), refresh=True)
-                wait = max(1 / REFRESH_PER_SECOND, (time.thread_time() - began) / CPU_SHARE)
+                wait = pause_after(time.thread_time() - began)
     finally:
         logging.getLogger().handlers[:] = previous_handlers
