@@ -99,7 +99,7 @@ class _Second:
     def add(self, record: logging.LogRecord, keep: int) -> None:
         self.total += 1
         self.counts[kind(record)] += 1
-        if len(self.records) <= keep:
+        if len(self.records) < keep:
             self.records.append(record)
 
     def entries(self, keep: int) -> list:
