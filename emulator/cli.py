@@ -33,14 +33,18 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def _configure_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+def _configure_logging(level: str, fmt: str, log_file: str | None = None) -> None:
+    """Every record to stderr, and to ``log_file`` too when given (the console keeps the file handler)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        if fmt == "json":
+            handler.setFormatter(_JsonFormatter())
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
 
 
@@ -76,11 +80,21 @@ def main() -> None:
     default=False,
     help="Every hub jumps to its next timer while a client waits and no work is pending.",
 )
-def start(host, port, task_hubs, max_history_size, console, log_level, log_format, db, time_skipping) -> None:
+@click.option(
+    "--log-file",
+    default=None,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also append every log line to this file (same format), console on or off.",
+)
+def start(host, port, task_hubs, max_history_size, console, log_level, log_format, db, time_skipping, log_file) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
-    _configure_logging(log_level, log_format)
+    try:
+        _configure_logging(log_level, log_format, log_file)
+    except OSError as e:
+        click.echo(f"error: cannot open log file {log_file}: {e.strerror}", err=True)
+        sys.exit(1)
     hubs = None
     if task_hubs is not None:
         hubs = tuple(h.strip() for h in task_hubs.split(",") if h.strip())

@@ -9,6 +9,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --quick               # small sizes, 1 round: a smoke run
     scripts/bench --only raw --taskhub bench   # every call (client and worker) names task hub "bench"
     scripts/bench --only raw --backends ours,ours@bench   # the header's cost, A/B in one run
+    scripts/bench --console --only hello,chain,raw,start   # `start` with the live console vs --no-console
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from durabletask.worker import TaskHubGrpcWorker
 from google.protobuf import wrappers_pb2
 
 BACKENDS = ("ours", "theirs")
-CHOICES = ("ours", "theirs", "ours-sqlite")  # ours-sqlite: our emulator with the SQLite store
+# ours-sqlite: our emulator with the SQLite store. ours-console / ours-no-console: the real
+# `durabletask-emulator start` command at its default log level, with the live console on a
+# pseudo-terminal, or with --no-console and stderr to /dev/null (the cheapest place for log lines).
+CHOICES = ("ours", "theirs", "ours-sqlite", "ours-console", "ours-no-console")
+CLI_BACKENDS = ("ours-console", "ours-no-console")
+TERMINAL = (40, 140)  # rows, columns of the console's pseudo-terminal
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 # A backend may be spelled NAME@HUB (e.g. ours@bench): the same backend, every call sending `taskhub: HUB`.
 
@@ -91,16 +97,44 @@ class Server:
         self.metadata = [("taskhub", taskhub)] if taskhub else None
         self.port = _free_port()
         self.address = f"localhost:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", which, "--port", str(self.port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout.readline().strip() == "ready"
+        self.terminal = None
+        if which in CLI_BACKENDS:
+            self._start_cli(console=which == "ours-console")
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable, __file__, "--serve", which, "--port", str(self.port)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            assert self.proc.stdout.readline().strip() == "ready"
         with grpc.insecure_channel(self.address) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
         self.ps = psutil.Process(self.proc.pid)
+
+    def _start_cli(self, console: bool) -> None:
+        """`durabletask-emulator start`: under a pseudo-terminal (console on, as in a terminal) or --no-console."""
+        command = [sys.executable, "-m", "emulator", "start", "--host", "localhost", "--port", str(self.port)]
+        env = {**os.environ, "LINES": str(TERMINAL[0]), "COLUMNS": str(TERMINAL[1]), "TERM": "xterm-256color"}
+        if console:
+            import fcntl
+            import pty
+            import struct
+            import termios
+
+            main_fd, child_fd = pty.openpty()
+            fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *TERMINAL, 0, 0))
+            self.proc = subprocess.Popen(
+                [*command, "--console"], stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env, close_fds=True
+            )
+            os.close(child_fd)
+            self.terminal = Terminal(main_fd)
+            self.terminal.wait_for(b"Recently changed instances")  # the live view is up: we measure with it
+        else:
+            self.proc = subprocess.Popen(
+                [*command, "--no-console"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+            )
+            assert "listening on " in self.proc.stdout.readline()
 
     def cpu(self) -> float:
         t = self.ps.cpu_times()
@@ -115,6 +149,45 @@ class Server:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        if self.terminal is not None:
+            self.terminal.close()
+
+
+class Terminal:
+    """The harness's side of a pseudo-terminal: read all the time (a full pty would block the emulator)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.tail = b""  # the last 64 KiB drawn, for wait_for and to check what was on the screen
+        self.drawn = 0
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # EIO once the emulator has exited
+                chunk = b""
+            with self.changed:
+                self.tail = (self.tail + chunk)[-65536:]
+                self.drawn += len(chunk)
+                self.changed.notify_all()
+            if not chunk:
+                return
+
+    def wait_for(self, text: bytes, timeout: float = 30) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: text in self.tail or not self.reader.is_alive(), timeout):
+                raise RuntimeError(f"{text!r} not on the console's terminal")
+            if text not in self.tail:
+                raise RuntimeError(f"the emulator exited before {text!r}: {self.tail[-2000:]!r}")
+
+    def close(self) -> None:
+        self.reader.join(timeout=10)
+        os.close(self.fd)
 
 
 # ---------------------------------------------------------------- SDK workloads
@@ -356,6 +429,36 @@ def w_raw(server: Server, size: int, limit: float) -> dict:
     return {"inst/s": size / wall, "server µs/inst": (server.cpu() - cpu) / size * 1e6}
 
 
+def w_start(server: Server, size: int, limit: float, threads: int = 16) -> dict:
+    """``size`` unary StartInstance calls from ``threads`` client threads (one channel each); no worker."""
+    tag = f"s{time.monotonic_ns()}"
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + limit
+
+    def client(t: int) -> None:
+        mine = []
+        with grpc.insecure_channel(server.address) as channel:
+            stub = stubs.TaskHubSidecarServiceStub(channel)
+            for i in range(t, size, threads):
+                if time.monotonic() > deadline:
+                    break
+                began = time.monotonic()
+                stub.StartInstance(pb.CreateInstanceRequest(instanceId=f"{tag}-{i}", name="started"), timeout=limit)
+                mine.append(time.monotonic() - began)
+        with lock:
+            latencies.extend(mine)
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(client, range(threads)))
+    wall = time.monotonic() - start
+    if len(latencies) < size:
+        raise Stalled(f"{len(latencies)} of {size} StartInstance calls answered in {limit:.0f} s")
+    ms = [x * 1000 for x in latencies]
+    return {"starts/s": size / wall, "p50 ms": _pct(ms, 50), "p99 ms": _pct(ms, 99)}
+
+
 def w_history(server: Server, size: int, limit: float) -> dict:
     """One orchestration of ``size`` sequential activities; server CPU per dispatch, early vs late."""
     samples = []
@@ -401,6 +504,7 @@ WORKLOADS: dict[str, tuple[Callable, int, int, float]] = {
     "fanout": (w_fanout, 1000, 100, 90),
     "waiters": (w_waiters, 500, 50, 20),
     "raw": (w_raw, 2000, 200, 90),
+    "start": (w_start, 3000, 200, 60),
     "timers": (w_timers, 1000, 50, 60),
     "history": (w_history, 3000, 200, 45),
     "memory": (w_memory, 10000, 500, 120),
@@ -447,9 +551,11 @@ def _brief(metrics: dict) -> str:
 
 
 def table(results: dict, a: str = "ours", b: str = "theirs") -> str:
+    """Medians (min–max) side by side, the ratio of the medians, and the median of the ratios of
+    each round's pair (run back to back, so they share the machine's load at that moment)."""
     lines = [
-        f"| workload | metric | {a} median (min–max) | {b} median (min–max) | {a}/{b} |",
-        "| --- | --- | --- | --- | --- |",
+        f"| workload | metric | {a} median (min–max) | {b} median (min–max) | {a}/{b} | per-round {a}/{b} |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, per in results.items():
         ours, theirs = per.get(a, []), per.get(b, [])
@@ -469,7 +575,13 @@ def table(results: dict, a: str = "ours", b: str = "theirs") -> str:
                     meds.append(None)
                     cells.append(f"stalled ({stalled[0]['stalled']})" if stalled else "–")
             ratio = f"{meds[0] / meds[1]:.2f}" if None not in meds and meds[1] else "–"
-            lines.append(f"| {name} | {key} | {cells[0]} | {cells[1]} | {ratio} |")
+            pairs = [
+                x[key] / y[key]
+                for x, y in zip(ours, theirs, strict=False)
+                if isinstance(x.get(key), (int, float)) and isinstance(y.get(key), (int, float)) and y[key]
+            ]
+            paired = f"{statistics.median(pairs):.2f}" if pairs else "–"
+            lines.append(f"| {name} | {key} | {cells[0]} | {cells[1]} | {ratio} | {paired} |")
     return "\n".join(lines)
 
 
@@ -492,6 +604,11 @@ def main() -> None:
         metavar="NAME",
         help="send a `taskhub: NAME` header on every call, client and worker alike (default: none)",
     )
+    parser.add_argument(
+        "--console",
+        action="store_true",
+        help="compare `start` with the live console on a pseudo-terminal against `start --no-console`",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     logging.getLogger("durabletask").setLevel(logging.ERROR)
@@ -506,7 +623,9 @@ def main() -> None:
     backends = tuple(b.strip() for b in args.backends.split(","))
     if len(set(backends)) != 2 or not {_backend(b)[0] for b in backends} <= set(CHOICES):
         parser.error(f"--backends takes two of {', '.join(CHOICES)} (each optionally @HUB)")
-    if args.ours_only:
+    if args.console:
+        backends = CLI_BACKENDS
+    elif args.ours_only:
         backends = ("ours",)
     started = time.monotonic()
     results = run(only, rounds, args.quick, backends, args.taskhub)

@@ -31,3 +31,18 @@ def test_unknown_workload_is_a_usage_error():
         [sys.executable, str(HARNESS), "--only", "nope"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "unknown workloads: nope" in result.stderr
+
+
+@pytest.mark.timeout(120)
+def test_quick_console_benchmark_compares_the_console_on_a_pty_with_no_console():
+    result = subprocess.run(
+        [sys.executable, str(HARNESS), "--quick", "--console", "--only", "start"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| ours-console median (min–max) | ours-no-console median (min–max) |" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| start | starts/s")]
+    assert len(rows) == 1 and "stalled" not in rows[0]
+    assert "round 1 start    ours-console" in result.stderr and "round 1 start    ours-no-console" in result.stderr

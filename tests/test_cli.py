@@ -65,6 +65,7 @@ def test_start_help_shows_every_option_with_defaults():
         assert option in result.output
         assert f"default: {default}" in " ".join(result.output.split())
     assert "--console / --no-console" in result.output
+    assert "--log-file" in result.output
 
 
 def test_health_of_unreachable_address_fails():
@@ -103,6 +104,35 @@ def test_port_in_use_is_one_line_error_and_exit_1():
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "already in use" in errors[0]
+
+
+def test_log_file_gets_every_line_in_the_log_format_and_stderr_still_does(tmp_path):
+    log_file = tmp_path / "emulator.jsonl"
+    proc, address = _start("--port", "0", "--log-format", "json", env={"DURABLETASK_EMULATOR_LOG_FILE": str(log_file)})
+    try:
+        client = TaskHubGrpcClient(host_address=address)
+        for i in range(3):
+            client.schedule_new_orchestration("nobody-runs-this", instance_id=f"logged-{i}")
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    in_file = [json.loads(line) for line in log_file.read_text().splitlines()]
+    on_stderr = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert [e["message"] for e in in_file] == [e["message"] for e in on_stderr]
+    messages = [e["message"] for e in in_file]
+    assert [m for m in messages if m.startswith("instance logged-")] == [
+        f"instance logged-{i} started: nobody-runs-this" for i in range(3)
+    ]
+    assert messages[-1] == "Durable Task emulator stopped"
+
+
+def test_unwritable_log_file_is_one_line_error_and_exit_1(tmp_path):
+    result = _cli("start", "--no-console", "--port", "0", "--log-file", str(tmp_path / "missing" / "x.log"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: cannot open log file")
 
 
 def _hello(ctx, name):

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from emulator.console.logpane import LogLine
 from emulator.engine.queries import EngineSnapshot
 
 STATUS_STYLE = {
@@ -23,6 +24,7 @@ STATUS_STYLE = {
     "CANCELED": "red",
     "CONTINUED_AS_NEW": "cyan",
 }
+LEVEL_STYLE = {"DEBUG": "dim", "WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red"}
 STATUS_ORDER = ["PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "TERMINATED"]
 MAX_TIMELINE = 20
 PAYLOAD_CHARS = 48
@@ -35,6 +37,8 @@ class View:
     address: str
     snapshot: EngineSnapshot
     work_items_per_second: float = 0.0
+    log: tuple[LogLine, ...] = ()  # the log pane's last lines, from the live loop's PaneHandler
+    log_title: str = "Log"
 
 
 def _clock(t: float) -> str:
@@ -178,6 +182,22 @@ def timeline(view: View) -> Panel:
     return Panel(table, title=title, title_align="left")
 
 
+def log_pane(view: View) -> Panel:
+    """The last log lines, one row each; a busy second is one summary row ("info/s")."""
+    table = Table(expand=True, show_edge=False, show_header=False, box=None, padding=(0, 1, 0, 0))
+    table.add_column("Time", no_wrap=True)
+    table.add_column("Level", no_wrap=True)
+    table.add_column("Message", overflow="ellipsis", no_wrap=True, ratio=1)
+    for line in view.log:
+        style = "cyan" if line.summary else LEVEL_STYLE.get(line.level, "")
+        level = "info/s" if line.summary else line.level
+        when = f"{_clock(line.created)[:-4]:<12}" if line.summary else _clock(line.created)
+        table.add_row(when, Text(f"{level:<7}", style=style), Text(line.text, style=style))
+    if not view.log:
+        table.add_row("", "", Text("no log lines yet", style="dim"))
+    return Panel(table, title=view.log_title, title_align="left")
+
+
 def render(view: View) -> Group:
     """The whole screen for one view."""
     parts = [header(view), instances_table(view)]
@@ -185,5 +205,6 @@ def render(view: View) -> Group:
         parts.append(workers_table(view))
     if view.snapshot.entity_count:
         parts.append(entities_table(view))
+    parts.append(log_pane(view))
     parts.append(timeline(view))
     return Group(*parts)
