@@ -239,6 +239,14 @@ def _run_inspector(address: str, action):
             server.engine.close()
 
 
+def _emit(rows, as_json: bool, table) -> None:
+    """Rows as JSON, or as the rich table ``table(rows)``."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print(table(rows))
+
+
 def _print(renderable) -> None:
     from rich.console import Console
 
@@ -270,10 +278,7 @@ def list_command(address, statuses, prefix, created_from, created_to, limit, as_
         address,
         lambda stub: inspector.list_instances(stub, statuses, prefix, utc(created_from), utc(created_to), limit),
     )
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        _print(inspector.instances_table(rows))
+    _emit(rows, as_json, inspector.instances_table)
 
 
 @main.command(context_settings=CONTEXT)
@@ -400,10 +405,7 @@ def hubs_command(address, as_json):
     from emulator import inspector
 
     rows = _run_inspector(address, inspector.list_hubs)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        _print(inspector.hubs_table(rows))
+    _emit(rows, as_json, inspector.hubs_table)
 
 
 @_control_command("workers", "List connected workers: their task hub, SDK (user agent), worker ID and address.")
@@ -415,10 +417,7 @@ def workers_command(address, task_hub, as_json):
     from emulator import inspector
 
     rows = _run_inspector(address, lambda stub: inspector.list_workers(stub, task_hub))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        _print(inspector.workers_table(rows))
+    _emit(rows, as_json, inspector.workers_table)
 
 
 @_control_command("reset", "Forget a task hub's instances, entities, queued work and timers (workers stay connected).")

@@ -24,15 +24,19 @@ import pytest
 from emulator.testing import InMemoryOrchestrationBackend, TaskHubHandle
 
 
-@pytest.fixture
-def durabletask_emulator() -> Iterator[InMemoryOrchestrationBackend]:
-    """A started in-memory backend on a free port; stopped when the test ends."""
+def _started_backend() -> Iterator[InMemoryOrchestrationBackend]:
     backend = InMemoryOrchestrationBackend(port=0)
     backend.start()
     try:
         yield backend
     finally:
         backend.stop()
+
+
+@pytest.fixture
+def durabletask_emulator() -> Iterator[InMemoryOrchestrationBackend]:
+    """A started in-memory backend on a free port; stopped when the test ends."""
+    yield from _started_backend()
 
 
 @pytest.fixture
@@ -50,12 +54,7 @@ def pytest_configure(config) -> None:
 @pytest.fixture(scope="session")
 def durabletask_shared_emulator() -> Iterator[InMemoryOrchestrationBackend]:
     """One started in-memory backend on a free port for the whole test session."""
-    backend = InMemoryOrchestrationBackend(port=0)
-    backend.start()
-    try:
-        yield backend
-    finally:
-        backend.stop()
+    yield from _started_backend()
 
 
 @pytest.fixture

@@ -142,6 +142,17 @@ class InMemoryOrchestrationBackend:
         return f"<InMemoryOrchestrationBackend {self.address} {state}>"
 
 
+def register(worker, orchestrators=(), activities=(), entities=()):
+    """Add orchestrators, activities and entities to an SDK worker (any ``TaskHubGrpcWorker``); returns it."""
+    for o in orchestrators:
+        worker.add_orchestrator(o)
+    for a in activities:
+        worker.add_activity(a)
+    for e in entities:
+        worker.add_entity(e)
+    return worker
+
+
 class TaskHubHandle:
     """One task hub on a backend, with SDK clients and workers that send its ``taskhub`` header.
 
@@ -178,13 +189,12 @@ class TaskHubHandle:
         """A ``TaskHubGrpcWorker`` on this hub with these registered (started unless ``start=False``)."""
         from durabletask.worker import TaskHubGrpcWorker
 
-        w = TaskHubGrpcWorker(host_address=self.address, metadata=self.metadata, **kwargs)
-        for o in orchestrators:
-            w.add_orchestrator(o)
-        for a in activities:
-            w.add_activity(a)
-        for e in entities:
-            w.add_entity(e)
+        w = register(
+            TaskHubGrpcWorker(host_address=self.address, metadata=self.metadata, **kwargs),
+            orchestrators,
+            activities,
+            entities,
+        )
         self._workers.append(w)
         if start:
             w.start()

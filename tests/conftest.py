@@ -10,6 +10,7 @@ from durabletask.client import TaskHubGrpcClient
 from durabletask.worker import TaskHubGrpcWorker
 
 from emulator import InMemoryOrchestrationBackend
+from emulator.testing import register
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -42,13 +43,9 @@ def make_worker(backend: InMemoryOrchestrationBackend) -> Iterator[WorkerFactory
     workers: list[TaskHubGrpcWorker] = []
 
     def factory(orchestrators=(), activities=(), entities=(), address=None, **kwargs):
-        w = TaskHubGrpcWorker(host_address=address or backend.address, **kwargs)
-        for o in orchestrators:
-            w.add_orchestrator(o)
-        for a in activities:
-            w.add_activity(a)
-        for e in entities:
-            w.add_entity(e)
+        w = register(
+            TaskHubGrpcWorker(host_address=address or backend.address, **kwargs), orchestrators, activities, entities
+        )
         w.start()
         workers.append(w)
         return w

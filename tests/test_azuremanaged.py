@@ -28,6 +28,7 @@ from durabletask.worker import (
 )
 
 from emulator import InMemoryOrchestrationBackend
+from emulator.testing import register
 from tests.helpers import wait_until
 
 EntityId = entities.EntityInstanceId
@@ -57,12 +58,7 @@ class DtsHub:
         w = DurableTaskSchedulerWorker(
             host_address=self.endpoint, taskhub=self.name, token_credential=None, secure_channel=False
         )
-        for o in orchestrators:
-            w.add_orchestrator(o)
-        for a in activities:
-            w.add_activity(a)
-        for e in entities:
-            w.add_entity(e)
+        register(w, orchestrators, activities, entities)
         if filters is not None:
             w.use_work_item_filters(filters)
         elif auto_filters:

@@ -22,6 +22,7 @@ from durabletask.worker import TaskHubGrpcWorker
 from emulator import Config, InMemoryOrchestrationBackend
 from emulator.control import ControlStub
 from emulator.control import control_pb2 as cpb
+from emulator.testing import register
 from tests.helpers import RawWorker, wait_until
 
 SCHEMA1 = Path(__file__).parent / "data" / "schema1.db"
@@ -66,13 +67,12 @@ def hubs(backend):
         return c
 
     def worker(hub: str | None, orchestrators=(), activities=(), ents=()) -> TaskHubGrpcWorker:
-        w = TaskHubGrpcWorker(host_address=backend.address, metadata=_hub(hub) if hub else None)
-        for o in orchestrators:
-            w.add_orchestrator(o)
-        for a in activities:
-            w.add_activity(a)
-        for e in ents:
-            w.add_entity(e)
+        w = register(
+            TaskHubGrpcWorker(host_address=backend.address, metadata=_hub(hub) if hub else None),
+            orchestrators,
+            activities,
+            ents,
+        )
         w.start()
         made.append(w)
         return w
