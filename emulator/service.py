@@ -18,7 +18,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import empty_pb2, message_factory
 
 from emulator.config import Config
-from emulator.engine import Engine
+from emulator.engine import Engine, tokens
 from emulator.engine import events as ev
 from emulator.engine.core import COMPLETION, START, TaskHub
 from emulator.engine.dispatch import ACTIVITY, ENTITY, ORCHESTRATOR
@@ -173,7 +173,7 @@ class Servicer:
             completed_to=_seconds_or_none(req, "completedTimeTo"),
             terminal_only=True,
         )
-        states, last = hub.query(flt, req.pageSize, ev.optional(req, "lastInstanceKey"))
+        states, last = hub.query(flt, req.pageSize, ev.optional(req, "lastInstanceKey"), listing=tokens.INSTANCE_IDS)
         return pb.ListInstanceIdsResponse(
             instanceIds=[s.instanceId for s in states], lastInstanceKey=ev.string_value(last)
         )
@@ -309,7 +309,9 @@ class Servicer:
         return pb.QueryEntitiesResponse(entities=entities, continuationToken=ev.string_value(token))
 
     async def CleanEntityStorage(self, hub: TaskHub, req: pb.CleanEntityStorageRequest, context):
-        removed, released = hub.clean_entity_storage(req.removeEmptyEntities, req.releaseOrphanedLocks)
+        removed, released = hub.clean_entity_storage(
+            req.removeEmptyEntities, req.releaseOrphanedLocks, ev.optional(req, "continuationToken")
+        )
         return pb.CleanEntityStorageResponse(emptyEntitiesRemoved=removed, orphanedLocksReleased=released)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.engine import events as ev
+from emulator.engine import tokens
 from emulator.engine.dispatch import ENTITY
 from emulator.engine.store import Instance
 from emulator.errors import InvalidRequest
@@ -418,7 +419,7 @@ class EntityRules:
         page = query.pageSize.value if query.HasField("pageSize") else 0
         if page < 0:
             raise InvalidRequest(f"page size must not be negative (was {page})")
-        after = ev.optional(query, "continuationToken")
+        after = tokens.decode(tokens.ENTITIES, self.name, ev.optional(query, "continuationToken"))
         with self._op():
             chosen = []
             for entity in self._store.entities.values():
@@ -435,9 +436,14 @@ class EntityRules:
             more = page > 0 and len(chosen) > page
             if page > 0:
                 chosen = chosen[:page]
-            return [e.to_metadata(query.includeState) for e in chosen], (chosen[-1].instance_id if more else None)
+            last = tokens.encode(tokens.ENTITIES, self.name, chosen[-1].instance_id) if more else None
+            return [e.to_metadata(query.includeState) for e in chosen], last
 
-    def clean_entity_storage(self, remove_empty: bool, release_orphaned_locks: bool) -> tuple[int, int]:
+    def clean_entity_storage(
+        self, remove_empty: bool, release_orphaned_locks: bool, token: str | None = None
+    ) -> tuple[int, int]:
+        """Clean in one pass (so no continuation token is ever returned); a token passed in must be ours."""
+        tokens.decode(tokens.ENTITY_STORAGE, self.name, token)
         removed = released = 0
         with self._op():
             if release_orphaned_locks:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.engine import events as ev
+from emulator.engine import tokens
 from emulator.errors import InvalidRequest
 
 
@@ -52,10 +53,21 @@ class Queries:
             inst = self._store.get(instance_id)
             return None if inst is None else inst.to_state(with_payloads)
 
-    def query(self, flt: InstanceFilter, page_size: int, after: str | None, with_payloads: bool = False):
-        """A page of matching instances ordered by ID, and the ID to continue after (or None)."""
+    def query(
+        self,
+        flt: InstanceFilter,
+        page_size: int,
+        token: str | None,
+        with_payloads: bool = False,
+        listing: str = tokens.INSTANCES,
+    ):
+        """A page of matching instances ordered by ID, and the token of the next page (None: no more).
+
+        ``listing`` names the call the token belongs to (``QueryInstances`` or ``ListInstanceIds``).
+        """
         if page_size < 0:
             raise InvalidRequest(f"page size must not be negative (was {page_size})")
+        after = tokens.decode(listing, self.name, token)
         with self._op():
             ids = sorted(i.instance_id for i in self._store.all() if flt.matches(i))
             if after:
@@ -64,7 +76,7 @@ class Queries:
             if page_size > 0:
                 ids = ids[:page_size]
             states = [self._store.get(i).to_state(with_payloads) for i in ids]
-        return states, (ids[-1] if more else None)
+        return states, (tokens.encode(listing, self.name, ids[-1]) if more else None)
 
     def history(self, instance_id: str, execution_id: str | None = None) -> list[pb.HistoryEvent]:
         with self._op():
