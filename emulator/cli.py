@@ -432,6 +432,18 @@ def reset_command(address, task_hub, everything):
     click.echo("reset: every task hub" if everything else f"reset: task hub {task_hub}")
 
 
+@_control_command(
+    "proto",
+    "Print the control service's .proto (EmulatorControl), for another language's gRPC code: "
+    "durabletask-emulator proto > control.proto",
+)
+@click.option("--path", "show_path", is_flag=True, help="Print where the installed file is instead.")
+def proto_command(show_path):
+    from emulator.control import PROTO_PATH
+
+    click.echo(str(PROTO_PATH) if show_path else PROTO_PATH.read_text(), nl=show_path)
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -108,3 +108,13 @@ def _cli_start_env(env: dict):
         timeout=30,
         env={**os.environ, **env},
     )
+
+
+def test_proto_prints_the_control_service_definition_another_language_compiles():
+    from emulator.control import PROTO_PATH, SERVICE
+
+    printed = _cli("proto")
+    assert printed.returncode == 0 and printed.stdout == PROTO_PATH.read_text()
+    assert f"service {SERVICE.name} {{" in printed.stdout and "rpc AdvanceTime(" in printed.stdout
+    where = _cli("proto", "--path")
+    assert where.returncode == 0 and where.stdout.strip() == str(PROTO_PATH)
