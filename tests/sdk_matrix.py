@@ -45,6 +45,7 @@ FEATURES: list[tuple[str, str]] = [
     ("send-event", "send event between orchestrations"),
     ("work-item-filters", "work-item filters"),
     ("taskhub", "task hubs (taskhub header isolates instances and work)"),
+    ("time-skipping", "control of time (skipping while a client waits, advance)"),
 ]
 FEATURE_KEYS = {key for key, _ in FEATURES}
 UNSUPPORTED_REASON = re.compile(r"not supported by SDK:?\s*(.*)")

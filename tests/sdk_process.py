@@ -26,7 +26,12 @@ def run_suite_command(cmd: list[str], cwd: Path, env: dict[str, str] | None, tim
     The group matters: ``node --test`` runs each file in a child process, ``go test`` runs the test
     binary, Maven forks Surefire; killing only the command would leave those running against an
     emulator that is gone. The group is also killed after a normal exit, for strays.
+
+    Every suite learns where the emulator's control ``.proto`` is from ``DTEMU_CONTROL_PROTO``.
     """
+    from emulator.control import PROTO_PATH
+
+    env = {**(os.environ if env is None else env), "DTEMU_CONTROL_PROTO": str(PROTO_PATH)}
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )

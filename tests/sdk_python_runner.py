@@ -80,6 +80,16 @@ _BY_FILE = {
         "test_same_instance_id_in_two_hubs_is_two_instances": "taskhub",
         "test_a_worker_only_receives_its_own_hubs_work": "taskhub",
     },
+    "test_time.py": {
+        "test_thirty_day_timer_completes_in_seconds_with_the_clock_thirty_days_on": "time-skipping",
+        "test_an_event_raised_before_the_wait_beats_an_hour_timer": "time-skipping",
+        "test_no_jump_while_an_activity_runs": "time-skipping",
+        "test_retry_with_an_hours_backoff_completes": "time-skipping",
+        "test_a_start_a_week_ahead_runs": "time-skipping",
+        "test_advance_fires_a_timer_with_nobody_waiting": "time-skipping",
+        "test_two_hubs_skip_independently": "time-skipping",
+        "test_skipping_off_keeps_real_time": "time-skipping",
+    },
 }
 #: Each chosen test (function name) under its feature key.
 FEATURES = {name: key for tests in _BY_FILE.values() for name, key in tests.items()}
