@@ -217,6 +217,24 @@ def test_rewind_reaches_failed_sub_orchestration(client, make_worker):
     assert client.get_orchestration_state("rw-parent-c").runtime_status == OrchestrationStatus.COMPLETED
 
 
+def test_rewind_reruns_a_failed_sub_orchestration_that_was_purged(client, make_worker):
+    """The SDK's own end-to-end test (test_rewind_purged_sub_orchestration): the child runs again from the start."""
+    _rewind_calls.clear()
+    make_worker(orchestrators=[rewind_parent, rewind_child], activities=[fails_first_time])
+    iid = client.schedule_new_orchestration(rewind_parent, input="rw3", instance_id="rw-purged")
+    assert client.wait_for_orchestration_completion(iid, timeout=10).runtime_status == OrchestrationStatus.FAILED
+    assert client.purge_orchestration("rw-purged-c").deleted_instance_count == 1
+    client.rewind_orchestration(iid, reason="purge and retry")
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+    assert state.serialized_output == '"rw3 worked"'
+    assert _rewind_calls["rw3"] == 2
+    child = client.get_orchestration_state("rw-purged-c", fetch_payloads=True)
+    assert child.runtime_status == OrchestrationStatus.COMPLETED and child.serialized_input == '"rw3"'
+    # the re-created child is the parent's again: purging the parent recursively takes it too
+    assert client.purge_orchestration(iid, recursive=True).deleted_instance_count == 2
+
+
 def test_rewind_of_non_failed_instance_is_failed_precondition(client, make_worker):
     make_worker(orchestrators=[quick], activities=[echo])
     iid = client.schedule_new_orchestration(quick, input=1)

@@ -185,20 +185,15 @@ class OrchestrationRules:
         cs = action.createSubOrchestration
         child_id = cs.instanceId or f"{inst.instance_id}:{action.id:04x}"
         now = self._now()
-        history.append(
-            ev.event(
-                now,
-                action.id,
-                subOrchestrationInstanceCreated=pb.SubOrchestrationInstanceCreatedEvent(
-                    instanceId=child_id,
-                    name=cs.name,
-                    version=cs.version if cs.HasField("version") else None,
-                    input=cs.input if cs.HasField("input") else None,
-                    parentTraceContext=cs.parentTraceContext if cs.HasField("parentTraceContext") else None,
-                    tags=cs.tags,
-                ),
-            )
+        created = pb.SubOrchestrationInstanceCreatedEvent(
+            instanceId=child_id,
+            name=cs.name,
+            version=cs.version if cs.HasField("version") else None,
+            input=cs.input if cs.HasField("input") else None,
+            parentTraceContext=cs.parentTraceContext if cs.HasField("parentTraceContext") else None,
+            tags=cs.tags,
         )
+        history.append(ev.event(now, action.id, subOrchestrationInstanceCreated=created))
         existing = self._store.get(child_id)
         if existing is not None and not existing.is_terminal:
             failure = _failure(
@@ -211,8 +206,12 @@ class OrchestrationRules:
             return
         if existing is not None:
             self._remove(existing)
+        self._start_child(inst, action.id, created)
+
+    def _start_child(self, inst: Instance, task_id: int, created: pb.SubOrchestrationInstanceCreatedEvent) -> None:
+        """Create the sub-orchestration that ``created`` (task ``task_id`` of ``inst``) describes."""
         parent = pb.ParentInstanceInfo(
-            taskScheduledId=action.id,
+            taskScheduledId=task_id,
             name=ev.string_value(inst.name),
             version=ev.string_value(inst.version),
             orchestrationInstance=pb.OrchestrationInstance(
@@ -220,16 +219,16 @@ class OrchestrationRules:
             ),
         )
         start = pb.ExecutionStartedEvent(
-            name=cs.name,
-            version=cs.version if cs.HasField("version") else None,
-            input=cs.input if cs.HasField("input") else None,
+            name=created.name,
+            version=created.version if created.HasField("version") else None,
+            input=created.input if created.HasField("input") else None,
             parentInstance=parent,
-            parentTraceContext=cs.parentTraceContext if cs.HasField("parentTraceContext") else None,
-            tags=cs.tags,
+            parentTraceContext=created.parentTraceContext if created.HasField("parentTraceContext") else None,
+            tags=created.tags,
         )
-        if child_id not in inst.children:
-            inst.children.append(child_id)
-        self._create(child_id, start)
+        if created.instanceId not in inst.children:
+            inst.children.append(created.instanceId)
+        self._create(created.instanceId, start)
 
     def _apply_complete(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
         c = action.completeOrchestration
@@ -407,8 +406,12 @@ class OrchestrationRules:
         }
         for e in history:
             if e.HasField("subOrchestrationInstanceCreated") and e.eventId not in finished:
-                child = self._store.get(e.subOrchestrationInstanceCreated.instanceId)
-                if child is not None and child.status == pb.ORCHESTRATION_STATUS_FAILED:
+                created = e.subOrchestrationInstanceCreated
+                child = self._store.get(created.instanceId)
+                if child is None:
+                    # Purged since it failed: nothing to rewind, so it runs again from the start.
+                    self._start_child(inst, e.eventId, created)
+                elif child.status == pb.ORCHESTRATION_STATUS_FAILED:
                     self._start_rewind(child, reason, inst.execution_id)
         self._make_ready(inst)
         self._waiters.notify(inst)
