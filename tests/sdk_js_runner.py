@@ -6,10 +6,12 @@ scenario (a test directly inside a file's top-level ``describe``), ``"pass"``, `
 packages are installed with ``npm ci`` when ``node_modules`` is missing or older than
 ``package-lock.json``, so a fresh clone works.
 
-Two files run one after the other, each in its own ``node --test``: ``scenarios.test.js`` (the
-scenarios, concurrently, on one worker) and then ``solo.test.js`` (scenarios that need the emulator
-to themselves: work-item filters, purge by filter, cleaning entity storage). ``reporter.js``
-writes one JSON object per line, which :func:`parse_reporter_output` reads.
+Three files run one after the other, each in its own ``node --test``: ``scenarios.test.js`` (the
+scenarios, concurrently, on one worker), then ``solo.test.js`` (scenarios that need the emulator
+to themselves: work-item filters, purge by filter, cleaning entity storage) and ``time.test.js``
+(control of time: each scenario on task hubs of its own, with time skipping on or off, calling
+the control service through the ``.proto`` at ``DTEMU_CONTROL_PROTO``). ``reporter.js`` writes one
+JSON object per line, which :func:`parse_reporter_output` reads.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from tests.sdk_process import CommandRun, exclusive, json_lines, note_bad_exit, 
 JS_SUITE = Path(__file__).parent / "sdk" / "js"
 SDK_PACKAGE = "@microsoft/durabletask-js"
 UNSUPPORTED_MARK = "not supported by SDK"
-#: In this order: solo.test.js must run after every other scenario's worker has gone.
-TEST_FILES = ("scenarios.test.js", "solo.test.js")
+#: In this order: solo.test.js must run after scenarios.test.js's worker has gone (time.test.js's
+#: workers are on hubs of their own; it runs last, as in ``npm test``'s name order).
+TEST_FILES = ("scenarios.test.js", "solo.test.js", "time.test.js")
 
 
 def declared_scenarios() -> list[str]:

@@ -21,7 +21,7 @@ const RUN_ID = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 const ID_PREFIX = `js-${RUN_ID}-`;
 
 /** gRPC status codes (the SDK passes grpc-js errors through, with their numeric `code`). */
-const GRPC = { NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9 };
+const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9 };
 
 const UNSUPPORTED = "not supported by SDK";
 
@@ -259,6 +259,7 @@ module.exports = {
   GRPC,
   ID_PREFIX,
   RUN_ID,
+  Scenario,
   TERMINAL,
   UNSUPPORTED,
   attemptCount,
@@ -266,6 +267,7 @@ module.exports = {
   expectOutput,
   expectStatus,
   gateActivity,
+  grpc,
   newClient,
   newGate,
   newWorker,

@@ -5,6 +5,9 @@
 //
 //   DTEMU_ADDRESS=localhost:4001 npm test
 //
+// (time.test.js also calls the emulator's control service, through the .proto DTEMU_CONTROL_PROTO
+// names; by default the repository's emulator/control/control.proto.)
+//
 // Each scenario is a test named "<feature-key>: <what it checks>" with its own timeout; they run
 // concurrently against one worker (started in before(), stopped in after()). A scenario the SDK
 // cannot express is skipped with a message starting with "not supported by SDK".
