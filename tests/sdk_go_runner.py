@@ -74,6 +74,15 @@ FEATURES = {
     "TestHistory": "history",
     "TestWorkItemFilters": "work-item-filters",
     "TestTaskHub": "taskhub",
+    "TestTimeThirtyDayTimer": "time-skipping",
+    "TestTimeEventBeatsHourTimer": "time-skipping",
+    "TestTimeActivityRunsInRealTime": "time-skipping",
+    "TestTimeRetryHourlyBackoff": "time-skipping",
+    "TestTimeScheduledStartNextWeek": "time-skipping",
+    "TestTimeAdvanceFiresTimer": "time-skipping",
+    "TestTimeHubsSkipIndependently": "time-skipping",
+    "TestTimeRealTimeWithoutSkipping": "time-skipping",
+    "TestTimeOnlyMovesForward": "time-skipping",
 }
 
 

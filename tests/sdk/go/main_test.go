@@ -2,9 +2,12 @@
 // running durabletask-emulator: the SDK's gRPC client (client.NewTaskHubGrpcClient) and its
 // work-item listener (client.StartWorkItemListener) over a real gRPC connection.
 //
-// DTEMU_ADDRESS names the emulator (host:port). Run with tests/sdk_go_runner.py, or by hand:
+// DTEMU_ADDRESS names the emulator (host:port); DTEMU_CONTROL_PROTO its control service's .proto
+// (`durabletask-emulator proto --path`), which the time scenarios call. Run with
+// tests/sdk_go_runner.py, or by hand:
 //
-//	DTEMU_ADDRESS=localhost:4001 go test ./... -count=1 -parallel 32 -v
+//	DTEMU_ADDRESS=localhost:4001 DTEMU_CONTROL_PROTO=$(durabletask-emulator proto --path) \
+//	    go test ./... -count=1 -parallel 32 -v
 //
 // Every scenario is one top-level Test function with its own deadline. A scenario the SDK cannot
 // express is skipped with a message starting with "not supported by SDK".
@@ -66,6 +69,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stopListening()
 	_ = conn.Close()
+	if theControl != nil {
+		_ = theControl.conn.Close()
+	}
 	os.Exit(code)
 }
 
