@@ -256,3 +256,21 @@ def test_pytest_marker_gives_the_hub_time_skipping(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_reset_gives_the_hub_a_fresh_clock(store, tmp_path):
+    db = str(tmp_path / "reset.db") if store == "sqlite" else None
+    with InMemoryOrchestrationBackend(port=0, db_path=db) as backend:
+        backend.advance_time(timedelta(days=3), task_hub="reused")
+        backend.set_time_skipping(True, task_hub="reused")
+        backend.reset(task_hub="reused")
+        assert abs((backend.now("reused") - datetime.now(timezone.utc)).total_seconds()) < 5
+        assert not backend.engine.hub("reused").clock.skipping
+    if db:  # and the file says so too
+        with InMemoryOrchestrationBackend(port=0, db_path=db) as backend:
+            assert backend.now("reused") < datetime.now(timezone.utc) + timedelta(minutes=1)
+    with InMemoryOrchestrationBackend(port=0, time_skipping=True) as backend:
+        backend.advance_time(timedelta(days=1))
+        backend.reset()
+        assert backend.engine.hub().clock.skipping  # skipping as the emulator was started

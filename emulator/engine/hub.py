@@ -157,7 +157,12 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             return True
 
     def reset(self) -> None:
-        """Forget every instance, queued item, lease and timer; connected workers stay connected."""
+        """Forget every instance, queued item, lease and timer; connected workers stay connected.
+
+        The clock starts again from wall time, skipping as the emulator was started: with nothing
+        left that carries a timestamp, a reset hub is a new hub (a test reusing a hub name after a
+        reset does not begin days ahead).
+        """
         with self._op():
             self._scheduler.clear(owner=self)
             old = self._dispatch
@@ -170,6 +175,8 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 s.leases.clear()
                 s.in_flight = dict.fromkeys(s.in_flight, 0)
                 self._dispatch.add_session(s)
+            self.clock.offset, self.clock.skipping = 0.0, self.config.time_skipping
+            self._store.save_clock(self.clock.offset, self.clock.skipping)
             self._waiters.release_all()
 
     def _recover(self) -> None:
