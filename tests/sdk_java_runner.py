@@ -2,7 +2,10 @@
 
 ``run_java_suite("localhost:4001")`` returns ``{"activity__returnsResult": "pass", ...}``: one entry per
 JUnit test, ``"pass"``, ``"fail"`` or ``"unsupported"`` (a test disabled with "not supported by SDK:
-..."). Maven fetches the SDK into its own repository (~/.m2) on the first run.
+..."). Maven fetches the SDK into its own repository (~/.m2) on the first run, and protoc and
+protoc-gen-grpc-java with it: TimeTest's EmulatorControl client is generated at build time from
+the emulator's own emulator/control/control.proto (protobuf-maven-plugin in the suite's pom.xml).
+Scenarios are mapped to feature keys by name (``timeSkipping__...`` is ``time-skipping``).
 """
 
 from __future__ import annotations
