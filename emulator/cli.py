@@ -54,6 +54,17 @@ def main() -> None:
     """A local Durable Task backend: point any Durable Task SDK at it."""
 
 
+def _check_faults(ctx, param, value):
+    if value:
+        from emulator.engine.faults import FaultSpec
+
+        try:
+            FaultSpec.parse(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return value or None
+
+
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", help="Interface to listen on ('localhost' = both loopbacks).")
 @click.option(
@@ -86,7 +97,32 @@ def main() -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Also append every log line to this file (same format), console on or off.",
 )
-def start(host, port, task_hubs, max_history_size, console, log_level, log_format, db, time_skipping, log_file) -> None:
+@click.option(
+    "--lease-timeout",
+    default=300.0,
+    type=click.FloatRange(min=0),
+    help="Real seconds a worker may hold a work item before it is delivered again (0: no limit).",
+)
+@click.option(
+    "--faults",
+    default=None,
+    callback=_check_faults,
+    help="Inject faults, e.g. 'duplicate=0.2,disconnect=5s-20s,delay=0-500ms,seed=42' (see README).",
+)
+def start(
+    host,
+    port,
+    task_hubs,
+    max_history_size,
+    console,
+    log_level,
+    log_format,
+    db,
+    time_skipping,
+    log_file,
+    lease_timeout,
+    faults,
+) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
 
@@ -108,6 +144,8 @@ def start(host, port, task_hubs, max_history_size, console, log_level, log_forma
         max_history_size=max_history_size,
         db_path=db,
         time_skipping=time_skipping,
+        lease_timeout=lease_timeout,
+        faults=faults,
     )
     stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
@@ -120,6 +158,8 @@ def start(host, port, task_hubs, max_history_size, console, log_level, log_forma
     served = f"task hubs {', '.join(hubs)}" if hubs else "task hubs created on first use"
     if time_skipping:
         served += "; time skipping"
+    if faults:
+        served += f"; faults {server.engine.faults.spec.describe()}"
     click.echo(
         f"durabletask-emulator listening on {address}{also} ({served}; max history {max_history_size}); Ctrl-C to stop"
     )

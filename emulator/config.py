@@ -22,6 +22,10 @@ class Config:
     max_message_bytes: int = 4 * 1024 * 1024
     #: Seconds between keep-alive ``healthPing`` work items on an idle GetWorkItems stream.
     health_ping_interval: float = 20.0
+    #: Real seconds a worker may hold a work item before it is delivered again (0: forever).
+    lease_timeout: float = 300.0
+    #: Injected faults (``duplicate=0.2,disconnect=5s-20s,delay=0-500ms,seed=42``); None: none.
+    faults: str | None = None
     #: Seconds before an abandoned work item is offered again.
     abandon_retry_delay: float = 0.25
     #: Seconds ``stop()`` waits for in-flight RPCs before cancelling them.

@@ -51,6 +51,10 @@ class WorkItemAlreadyCompleted(EmulatorError):
     """A completion token whose work item was already completed or abandoned."""
 
 
+class LeaseExpired(EmulatorError):
+    """A completion for a work item whose lease ran out (it was delivered again to a worker)."""
+
+
 class LimitExceeded(EmulatorError):
     """A configured limit (message size, page size...) was exceeded."""
 

@@ -28,6 +28,7 @@ from emulator.errors import (
     InstanceAlreadyExists,
     InstanceNotFound,
     InvalidRequest,
+    LeaseExpired,
     LimitExceeded,
     NotInState,
     TaskHubNotFound,
@@ -36,6 +37,9 @@ from emulator.errors import (
 )
 
 log = logging.getLogger("emulator.service")
+
+#: Put in a GetWorkItems stream's queue to end that stream (see TaskHub.connect's ``end``).
+_END_STREAM = object()
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
 #: The metadata key by which DTS clients name their task hub.
@@ -49,6 +53,7 @@ _STATUS = {
     InstanceAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     NotInState: grpc.StatusCode.FAILED_PRECONDITION,
     WorkItemAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
+    LeaseExpired: grpc.StatusCode.FAILED_PRECONDITION,
     LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
@@ -241,7 +246,7 @@ class Servicer:
             else:
                 loop.call_soon_threadsafe(queue.put_nowait, data)
 
-        session = hub.connect(req, deliver, _identity_of(context))
+        session = hub.connect(req, deliver, _identity_of(context), end=lambda: deliver(_END_STREAM))
         self._streams.add(queue)
         pinger = loop.create_task(self._keep_alive(queue))
         try:
@@ -249,6 +254,8 @@ class Servicer:
                 data = await queue.get()
                 if data is None:  # the server is shutting down
                     return
+                if data is _END_STREAM:  # an injected disconnect: what a dropped connection looks like
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "fault injected: the work-item stream ended")
                 yield data
         finally:
             pinger.cancel()
@@ -343,6 +350,8 @@ def _guard_unary(name: str, fn, hub_of):
     async def handler(request, context):
         try:
             return await fn(hub_of(context), request, context)
+        except grpc.aio.AbortError:  # the handler chose its status itself
+            raise
         except Exception as e:
             await _abort(context, name, e)
 
@@ -355,6 +364,8 @@ def _guard_stream(name: str, fn, hub_of):
         try:
             async for item in fn(hub_of(context), request, context):
                 yield item
+        except grpc.aio.AbortError:  # the handler chose its status itself
+            raise
         except Exception as e:
             await _abort(context, name, e)
 

@@ -32,8 +32,14 @@ class InMemoryOrchestrationBackend:
         db_path: str | None = None,
         task_hubs: Iterable[str] | None = None,
         time_skipping: bool | None = None,
+        lease_timeout: float | None = None,
+        faults: str | None = None,
         config: Config | None = None,
     ):
+        if faults:
+            from emulator.engine.faults import FaultSpec
+
+            FaultSpec.parse(faults)  # a ValueError here names what is wrong
         base = config or Config()
         self.config = replace(
             base,
@@ -43,6 +49,8 @@ class InMemoryOrchestrationBackend:
             db_path=db_path or base.db_path,
             task_hubs=tuple(task_hubs) if task_hubs is not None else base.task_hubs,
             time_skipping=base.time_skipping if time_skipping is None else time_skipping,
+            lease_timeout=base.lease_timeout if lease_timeout is None else lease_timeout,
+            faults=faults or base.faults,
         )
         self._engine: Engine | None = None
         self._server: Server | None = None

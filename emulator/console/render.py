@@ -69,6 +69,11 @@ def header(view: View) -> Text:
             when = datetime.fromtimestamp(c.now, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             label = f"{c.hub} " if len(snap.clocks) > 1 else ""
             line.append(f"{label}time {when}{' skipping' if c.skipping else ''}  ", style="magenta")
+    if snap.expired_leases:
+        line.append(f"leases expired {snap.expired_leases}  ", style="bold yellow")
+    if snap.faults:
+        injected = ", ".join(f"{kind} {n}" for kind, n in sorted(snap.faults.items()))
+        line.append(f"faults injected: {injected}  ", style="yellow")
     line.append(f"instances {sum(snap.counts.values())}:")
     for name in STATUS_ORDER:
         if snap.counts.get(name):

@@ -15,6 +15,7 @@ import time
 
 from emulator.config import Config
 from emulator.engine.clock import Clock, Scheduler
+from emulator.engine.faults import Faults, FaultSpec
 from emulator.engine.hub import TaskHub
 from emulator.engine.queries import EngineSnapshot, HubSummary, merge_snapshots
 from emulator.engine.store import MemoryStore
@@ -64,6 +65,13 @@ class Engine:
             self._fixed = frozenset(check_hub_name(n) for n in self.config.task_hubs)
             if not self._fixed:
                 raise InvalidRequest("the set of task hubs is empty: name at least one, or leave it unset")
+        self.faults: Faults | None = None
+        if self.config.faults:
+            try:
+                self.faults = Faults(FaultSpec.parse(self.config.faults))
+            except ValueError as e:
+                raise InvalidRequest(f"faults: {e}") from None
+            log.warning("injecting faults: %s (give this seed to reproduce a run)", self.faults.spec.describe())
         self._db = None
         if self.config.db_path:
             from emulator.engine.sqlite_store import SqliteDatabase
@@ -88,7 +96,7 @@ class Engine:
 
     def _new_hub(self, name: str) -> TaskHub:
         store = self._db.store(name) if self._db is not None else MemoryStore()
-        return TaskHub(name, self.config, store, self._scheduler, self._session_ids)
+        return TaskHub(name, self.config, store, self._scheduler, self._session_ids, self.faults)
 
     # ------------------------------------------------------------------ routing
 

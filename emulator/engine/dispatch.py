@@ -10,7 +10,7 @@ All methods are called with the engine's lock held.
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +22,8 @@ ENTITY = "entity"
 KINDS = (ORCHESTRATOR, ACTIVITY, ENTITY)
 _TOKEN_PREFIX = {ORCHESTRATOR: "o", ACTIVITY: "a", ENTITY: "e"}
 _KIND_OF_PREFIX = {v: k for k, v in _TOKEN_PREFIX.items()}
+#: The outcome remembered for a lease that ran out, so that its late completion is told so.
+EXPIRED = "expired"
 
 
 @dataclass
@@ -33,6 +35,8 @@ class ActivityTask:
     version: str | None
     input: pb.HistoryEvent  # the TaskScheduled event, for its payload fields
     created: float = 0.0
+    #: A result was recorded: a second delivery's (an injected duplicate's) completion is dropped.
+    completed: bool = False
 
 
 class _Filter:
@@ -64,6 +68,8 @@ class WorkerSession:
     worker_id: str = ""
     user_agent: str = ""
     peer: str = ""
+    #: Ends the worker's stream (the transport gives it; an injected disconnect calls it).
+    end: Callable[[], None] | None = None
 
     def accepts(self, kind: str, name: str, version: str | None) -> bool:
         return self.filters is None or self.filters[kind].accepts(name, version)
@@ -110,6 +116,7 @@ class Lease:
     execution_id: str
     session: WorkerSession
     item: object  # orchestrator: list of new events; activity: ActivityTask; entity: batch
+    expiry: object = None  # the lease-timeout timer, cancelled when the lease ends
 
 
 class Dispatcher:
@@ -126,6 +133,14 @@ class Dispatcher:
         self._tokens = itertools.count(1)
         self._rr = 0
         self.delivered_total = 0
+        #: Leases that ran out (not completed within the lease timeout) and were delivered again.
+        self.expired_total = 0
+        #: Faults injected, by kind (see emulator.engine.faults).
+        self.faults: Counter[str] = Counter()
+        #: Work items held back by an injected delay: not queued, not leased, but on their way.
+        self.held = 0
+        #: ids of held items just put back in their queue: delivered on their next turn, not held again.
+        self.released: set[int] = set()
 
     def new_token(self, kind: str) -> str:
         return f"{_TOKEN_PREFIX[kind]}{next(self._tokens)}"
@@ -169,6 +184,8 @@ class Dispatcher:
     def release(self, lease: Lease, outcome: str) -> None:
         """Forget a lease (completed, abandoned or cancelled) and remember its token's outcome."""
         self.leases.pop(lease.token, None)
+        if lease.expiry is not None:
+            lease.expiry.cancel()
         if lease.token in lease.session.leases:
             lease.session.leases.discard(lease.token)
             lease.session.in_flight[lease.kind] -= 1

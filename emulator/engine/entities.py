@@ -304,7 +304,7 @@ class EntityRules:
         batch = self._runnable(entity)
         for m in batch:
             entity.queue.remove(m)
-        lease = self._dispatch.lease(ENTITY, session, entity_id, "", batch)
+        lease = self._lease(ENTITY, session, entity_id, "", batch)
         entity.lease = lease
         request = pb.EntityBatchRequest(
             instanceId=entity_id,

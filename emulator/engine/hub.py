@@ -24,6 +24,7 @@ from emulator.engine.clock import HubClock, Scheduler, TimerHandle
 from emulator.engine.dispatch import (
     ACTIVITY,
     ENTITY,
+    EXPIRED,
     ORCHESTRATOR,
     ActivityTask,
     Dispatcher,
@@ -32,6 +33,7 @@ from emulator.engine.dispatch import (
     new_session,
 )
 from emulator.engine.entities import EntityRules
+from emulator.engine.faults import DELAY, DISCONNECT, DUPLICATE, Faults
 from emulator.engine.orchestrations import OrchestrationRules
 from emulator.engine.queries import Queries, Snapshots
 from emulator.engine.store import Instance, MemoryStore
@@ -56,9 +58,21 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     so that resetting it cancels its own and no other hub's.
     """
 
-    def __init__(self, name: str, config: Config, store: MemoryStore, scheduler: Scheduler, session_ids=None):
+    def __init__(
+        self,
+        name: str,
+        config: Config,
+        store: MemoryStore,
+        scheduler: Scheduler,
+        session_ids=None,
+        faults: Faults | None = None,
+    ):
         self.name = name
         self.config = config
+        self._faults = faults
+        #: The owner tag of this hub's timers that run on real time whatever its clock does: lease
+        #: timeouts, abandon retries and injected faults (transport intervals, never skipped).
+        self._wall_timers = object()
         self.clock = HubClock(scheduler.clock, skipping=config.time_skipping)
         saved = store.load_clock()
         if saved is not None:
@@ -80,6 +94,15 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         """Run ``callback`` when the hub's clock reaches ``due``."""
         return self._scheduler.call_at(due, callback, owner=self, offset=self.clock.offset)
 
+    def _call_later_real(self, delay: float, callback) -> TimerHandle:
+        """Run ``callback`` under the hub's lock ``delay`` real seconds from now (the hub's clock plays no part)."""
+
+        def run() -> None:
+            with self._op():
+                callback()
+
+        return self._scheduler.call_later(delay, run, owner=self._wall_timers)
+
     @contextmanager
     def _op(self):
         """One engine operation: under the lock, and made durable (one transaction) when it ends."""
@@ -99,7 +122,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     def _idle(self) -> bool:
         """No work item of this hub is queued or handed to a worker."""
         d = self._dispatch
-        return not d.leases and not any(d.queues.values())
+        return not d.leases and not d.held and not any(d.queues.values())
 
     def _skip_time(self) -> None:
         """The time-skipping rule: while a client waits and nothing can happen, jump to the next timer."""
@@ -138,6 +161,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     def close(self) -> None:
         """Stop the hub's timers and release its store (the engine closes a shared database after)."""
         self._scheduler.clear(owner=self)
+        self._scheduler.clear(owner=self._wall_timers)
         with self._lock:
             self._store.close()
 
@@ -165,6 +189,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         """
         with self._op():
             self._scheduler.clear(owner=self)
+            self._scheduler.clear(owner=self._wall_timers)
             old = self._dispatch
             if self._store.durable:
                 self._store.clear()
@@ -525,14 +550,25 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     # ------------------------------------------------------------------ workers
 
     def connect(
-        self, request: pb.GetWorkItemsRequest, deliver: Callable[[bytes], None], identity: dict | None = None
+        self,
+        request: pb.GetWorkItemsRequest,
+        deliver: Callable[[bytes], None],
+        identity: dict | None = None,
+        end: Callable[[], None] | None = None,
     ) -> WorkerSession:
-        """A worker's stream opened; ``identity`` has its ``worker_id``, ``user_agent`` and ``peer``."""
+        """A worker's stream opened; ``identity`` has its ``worker_id``, ``user_agent`` and ``peer``.
+
+        ``end`` ends the stream from the server's side (an injected disconnect calls it).
+        """
         with self._op():
             if self.retired:
                 raise TaskHubNotFound(self.name)  # reset away meanwhile: the SDK reconnects to the new hub
             session = new_session(next(self._session_ids), request, deliver, self._now(), identity)
+            session.end = end
             self._dispatch.add_session(session)
+            after = self._faults.disconnect_after() if self._faults and end else None
+            if after is not None:
+                self._call_later_real(after, lambda: self._inject_disconnect(session, after))
             log.info(
                 "worker %d connected to task hub %s (%d connected)%s",
                 session.session_id,
@@ -542,6 +578,19 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             )
             self._pump()
             return session
+
+    def _inject_disconnect(self, session: WorkerSession, after: float) -> None:
+        if session not in self._dispatch.sessions:
+            return
+        self._dispatch.faults[DISCONNECT] += 1
+        log.info(
+            "fault injected: ending worker %d's stream after %.1fs, %d unfinished work item(s) (disconnect %d)",
+            session.session_id,
+            after,
+            len(session.leases),
+            self._dispatch.faults[DISCONNECT],
+        )
+        session.end()
 
     def disconnect(self, session: WorkerSession) -> None:
         with self._op():
@@ -569,19 +618,48 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.inbox[:0] = lease.item[1:]  # a fresh OrchestratorStarted is added at redelivery
             self._store.touch(inst)
             self._make_ready(inst)
-        elif not inst.is_terminal:
+        elif not inst.is_terminal and not lease.item.completed:
             self._dispatch.queues[ACTIVITY].appendleft(lease.item)
 
     def abandon(self, token: str, kind: str) -> None:
         with self._op():
             lease = self._take_lease(token, kind)
             self._dispatch.release(lease, "abandoned")
-            self._call_at(self._now() + self.config.abandon_retry_delay, lambda: self._requeue_abandoned(lease))
+            self._call_later_real(self.config.abandon_retry_delay, lambda: self._requeue_abandoned(lease))
 
     def _requeue_abandoned(self, lease: Lease) -> None:
-        with self._op():
-            self._requeue(lease)
-            self._pump()
+        self._requeue(lease)
+        self._pump()
+
+    # ------------------------------------------------------------------ leases
+
+    def _lease(self, kind: str, session: WorkerSession, instance_id: str, execution_id: str, item) -> Lease:
+        """Hand ``item`` to ``session``; past the lease timeout (real time) it is delivered again."""
+        lease = self._dispatch.lease(kind, session, instance_id, execution_id, item)
+        timeout = self.config.lease_timeout
+        if timeout > 0:
+            lease.expiry = self._call_later_real(timeout, lambda: self._expire(lease))
+        return lease
+
+    def _expire(self, lease: Lease) -> None:
+        """A worker took a work item and neither completed nor abandoned it in time: deliver it again."""
+        if self._dispatch.leases.get(lease.token) is not lease:
+            return
+        lease.expiry = None
+        self._dispatch.release(lease, EXPIRED)
+        self._dispatch.expired_total += 1
+        log.warning(
+            "task hub %s: the %s work item for '%s' (token %s) was not completed within the lease timeout "
+            "of %gs by worker %d; delivering it again",
+            self.name,
+            lease.kind,
+            lease.instance_id,
+            lease.token,
+            self.config.lease_timeout,
+            lease.session.session_id,
+        )
+        self._requeue(lease)
+        self._pump()
 
     def _pump(self) -> None:
         """Hand queued work to sessions with room for it, in arrival order per kind."""
@@ -621,12 +699,38 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         return self._entity_routing(item)
 
     def _deliver(self, kind: str, item, session: WorkerSession) -> None:
+        if self._faults is not None and self._hold(kind, item):
+            return
         if kind == ORCHESTRATOR:
             self._deliver_orchestrator(self._store.get(item), session)
         elif kind == ACTIVITY:
             self._deliver_activity(item, session)
         else:
             self._deliver_entity(item, session)
+
+    def _hold(self, kind: str, item) -> bool:
+        """An injected delay: True if ``item`` is held back for a while instead of delivered now."""
+        d = self._dispatch
+        if id(item) in d.released:
+            d.released.discard(id(item))
+            return False
+        delay = self._faults.delay()
+        if delay <= 0:
+            return False
+        d.held += 1
+        d.faults[DELAY] += 1
+        log.debug("fault injected: holding a %s work item for %.3fs (delay %d)", kind, delay, d.faults[DELAY])
+
+        def release() -> None:
+            if self._dispatch is not d:  # the hub was reset meanwhile
+                return
+            d.held -= 1
+            d.released.add(id(item))
+            d.queues[kind].appendleft(item)
+            self._pump()
+
+        self._call_later_real(delay, release)
+        return True
 
     def _deliver_orchestrator(self, inst: Instance, session: WorkerSession) -> None:
         inst.queued = False
@@ -635,7 +739,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         take = 1 if inst.rewinding else len(inst.inbox)
         new_events = [ev.event(now, orchestratorStarted=pb.OrchestratorStartedEvent()), *inst.inbox[:take]]
         del inst.inbox[:take]
-        lease = self._dispatch.lease(ORCHESTRATOR, session, inst.instance_id, inst.execution_id, new_events)
+        lease = self._lease(ORCHESTRATOR, session, inst.instance_id, inst.execution_id, new_events)
         inst.lease = lease
         data = ev.orchestrator_work_item(inst.instance_id, inst.execution_id, new_events, inst.past, lease.token)
         if len(data) > self.config.max_message_bytes:
@@ -650,8 +754,8 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             return
         session.deliver(data)
 
-    def _deliver_activity(self, task: ActivityTask, session: WorkerSession) -> None:
-        lease = self._dispatch.lease(ACTIVITY, session, task.instance_id, task.execution_id, task)
+    def _deliver_activity(self, task: ActivityTask, session: WorkerSession, copy: bool = False) -> None:
+        lease = self._lease(ACTIVITY, session, task.instance_id, task.execution_id, task)
         scheduled = task.input.taskScheduled
         request = pb.ActivityRequest(
             name=scheduled.name,
@@ -665,6 +769,20 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             tags=scheduled.tags,
         )
         session.deliver(pb.WorkItem(activityRequest=request, completionToken=lease.token).SerializeToString())
+        if not copy and self._faults is not None and self._faults.duplicate():
+            # at-least-once delivery made visible: a second copy, to another worker when one has room
+            twin = self._dispatch.pick_session(ACTIVITY, task.name, task.version) or session
+            self._dispatch.faults[DUPLICATE] += 1
+            log.info(
+                "fault injected: activity %s (task %d of '%s') delivered twice, to workers %d and %d (duplicate %d)",
+                task.name,
+                task.task_id,
+                task.instance_id,
+                session.session_id,
+                twin.session_id,
+                self._dispatch.faults[DUPLICATE],
+            )
+            self._deliver_activity(task, twin, copy=True)
 
     def _take_lease(self, token: str, kind: str, instance_id: str = "", task_id: int | None = None) -> Lease:
         if not token:
@@ -715,8 +833,9 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             if resp.taskId != task.task_id:
                 raise InvalidRequest(f"completion token '{lease.token}' is for task {task.task_id}, not {resp.taskId}")
             self._dispatch.release(lease, "completed")
+            first, task.completed = not task.completed, True  # not first: a duplicate's other copy won
             inst = self._store.get(task.instance_id)
-            if inst is not None and inst.execution_id == task.execution_id and not inst.is_terminal:
+            if first and inst is not None and inst.execution_id == task.execution_id and not inst.is_terminal:
                 now = self._now()
                 if resp.HasField("failureDetails"):
                     failed = pb.TaskFailedEvent(taskScheduledId=task.task_id, failureDetails=resp.failureDetails)

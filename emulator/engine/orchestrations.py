@@ -11,10 +11,10 @@ import uuid
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.engine import events as ev
-from emulator.engine.dispatch import ACTIVITY, ActivityTask
+from emulator.engine.dispatch import ACTIVITY, EXPIRED, ActivityTask
 from emulator.engine.entities import _check_entity_message
 from emulator.engine.store import Instance
-from emulator.errors import WorkItemAlreadyCompleted, WorkItemNotFound
+from emulator.errors import LeaseExpired, WorkItemAlreadyCompleted, WorkItemNotFound
 
 log = logging.getLogger("emulator.engine")
 
@@ -64,6 +64,12 @@ class OrchestrationRules:
 
     def _raise_unknown_token(self, token: str) -> None:
         outcome = self._dispatch.finished.get(token)
+        if outcome == EXPIRED:
+            raise LeaseExpired(
+                f"the lease on the work item with completion token '{token}' expired: it was not completed within "
+                f"the lease timeout of {self.config.lease_timeout:g}s and was delivered again, so this completion "
+                "is ignored"
+            )
         if outcome is not None:
             raise WorkItemAlreadyCompleted(f"the work item with completion token '{token}' was already {outcome}")
         raise WorkItemNotFound(f"no outstanding work item has completion token '{token}'")

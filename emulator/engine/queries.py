@@ -5,7 +5,8 @@ Mixins of :class:`emulator.engine.hub.TaskHub`; :func:`merge_snapshots` joins th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -160,6 +161,9 @@ class EngineSnapshot:
     hubs: tuple[str, ...] = ("default",)
     worker_rows: tuple[WorkerRow, ...] = ()
     clocks: tuple[HubTime, ...] = ()
+    #: Leases that ran out and were delivered again; faults injected by kind.
+    expired_leases: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,8 @@ def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float, t
         hubs=tuple(h for s in snaps for h in s.hubs),
         worker_rows=tuple(w for s in snaps for w in s.worker_rows),
         clocks=tuple(c for s in snaps for c in s.clocks),
+        expired_leases=sum(s.expired_leases for s in snaps),
+        faults=dict(sum((Counter(s.faults) for s in snaps), Counter())),
     )
 
 
@@ -270,6 +276,8 @@ class Snapshots:
                 hubs=(self.name,),
                 worker_rows=tuple(_worker_row(self.name, s) for s in self._dispatch.sessions),
                 clocks=(HubTime(self.name, self.clock.now(), self.clock.offset, self.clock.skipping),),
+                expired_leases=self._dispatch.expired_total,
+                faults=dict(self._dispatch.faults),
             )
         # Decoding the history happens outside the lock.
         return EngineSnapshot(**{**snap.__dict__, "focus_history": list(ev.decode_history(past))})
