@@ -290,7 +290,10 @@ def _emit(rows, as_json: bool, table) -> None:
 def _print(renderable) -> None:
     from rich.console import Console
 
-    Console().print(renderable)
+    console = Console()
+    if not console.is_terminal:  # piped: a table must not be squeezed into rich's default 80 columns
+        console = Console(width=200)
+    console.print(renderable)
 
 
 @main.command("list", context_settings=CONTEXT)

@@ -245,6 +245,8 @@ def list_hubs(stub) -> list[dict]:
             "instances": dict(sorted(h.instance_counts.items())),
             "entities": h.entity_count,
             "workers": h.worker_count,
+            "now": h.now.ToDatetime(tzinfo=timezone.utc).isoformat(),
+            "timeSkipping": h.time_skipping,
         }
         for h in reply.task_hubs
     ]
@@ -282,9 +284,11 @@ def hubs_table(rows: list[dict]) -> Table:
         table.add_column(name.lower(), justify="right")
     table.add_column("entities", justify="right")
     table.add_column("workers", justify="right")
+    table.add_column("time (UTC)", no_wrap=True)
     for r in rows:
         counts = [str(r["instances"].get(name, 0)) for name in STATUSES]
-        table.add_row(r["name"], *counts, str(r["entities"]), str(r["workers"]))
+        when = r["now"][:19].replace("T", " ") + (" skipping" if r["timeSkipping"] else "")
+        table.add_row(r["name"], *counts, str(r["entities"]), str(r["workers"]), when)
     return table
 
 

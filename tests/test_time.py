@@ -7,6 +7,7 @@ days of orchestration time passed in seconds; no test waits for a timer in real 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -231,6 +232,13 @@ def test_time_commands(backend):
     bad = _cli("time", *address, "advance", "soon")
     assert bad.returncode == 2 and "'soon' is not a duration" in bad.stderr
     assert backend.engine.hub("cli").clock.skipping
+    listed = {h["name"]: h for h in json.loads(_cli("hubs", *address, "--json").stdout)}
+    assert listed["cli"]["timeSkipping"] and not listed["default"]["timeSkipping"]
+    assert datetime.fromisoformat(listed["cli"]["now"]) - datetime.fromisoformat(listed["default"]["now"]) >= (
+        timedelta(hours=1, minutes=29)
+    )
+    table = _cli("hubs", *address).stdout  # piped: wide enough for every column
+    assert re.search(r"cli\s.*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d skipping", table), table
 
 
 def test_pytest_marker_gives_the_hub_time_skipping(tmp_path):
