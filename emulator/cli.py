@@ -109,6 +109,19 @@ def _check_faults(ctx, param, value):
     callback=_check_faults,
     help="Inject faults, e.g. 'duplicate=0.2,disconnect=5s-20s,delay=0-500ms,seed=42' (see README).",
 )
+@click.option(
+    "--dashboard-port",
+    default=8082,
+    type=click.IntRange(0, 65535),
+    help="Port of the web dashboard and its HTTP API (same host as gRPC); 0 picks a free one.",
+)
+@click.option("--dashboard/--no-dashboard", default=True, help="Serve the web dashboard.")
+@click.option(
+    "--health-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Also answer GET /healthz with 204 on this port (the DTS emulator's probe port, 8081 in the image).",
+)
 def start(
     host,
     port,
@@ -122,6 +135,9 @@ def start(
     log_file,
     lease_timeout,
     faults,
+    dashboard_port,
+    dashboard,
+    health_port,
 ) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
     from emulator.server import Server
@@ -146,6 +162,10 @@ def start(
         time_skipping=time_skipping,
         lease_timeout=lease_timeout,
         faults=faults,
+        dashboard_port=dashboard_port if dashboard else None,
+        dashboard_required=click.get_current_context().get_parameter_source("dashboard_port")
+        is not click.core.ParameterSource.DEFAULT,
+        health_port=health_port,
     )
     stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
@@ -155,6 +175,8 @@ def start(
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     also = "".join(f", also on port {p}" for p in server.ports[1:])
+    if server.dashboard_url:
+        also += f", dashboard {server.dashboard_url}"
     served = f"task hubs {', '.join(hubs)}" if hubs else "task hubs created on first use"
     if time_skipping:
         served += "; time skipping"

@@ -36,5 +36,11 @@ class Config:
     history_chunk_bytes: int = 1024 * 1024
     #: Start every task hub with time skipping on (see README "Testing timers").
     time_skipping: bool = False
+    #: Port of the web dashboard and its HTTP API (0: a free one); None: no dashboard.
+    dashboard_port: int | None = None
+    #: False: a dashboard port in use is a warning (the emulator serves gRPC alone), not an error.
+    dashboard_required: bool = True
+    #: A port that only answers ``GET /healthz`` with 204 (the DTS emulator's probe port); None: none.
+    health_port: int | None = None
     #: SQLite file that keeps all state across restarts; None keeps everything in memory.
     db_path: str | None = None

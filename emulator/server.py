@@ -61,6 +61,10 @@ class Server:
         self._health = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
+        #: The dashboard's and the health probe's HTTP servers, when configured.
+        self._http: list = []
+        self.dashboard_port: int | None = None
+        self.health_port: int | None = None
 
     @property
     def address(self) -> str:
@@ -70,6 +74,13 @@ class Server:
         elif ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{host}:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """``http://127.0.0.1:8082/`` once the dashboard listens; None without one."""
+        if self.dashboard_port is None:
+            return None
+        return f"http://{self.address.rsplit(':', 1)[0]}:{self.dashboard_port}/"
 
     def start(self) -> str:
         """Bind and start serving; returns ``host:port`` with the port really bound."""
@@ -87,6 +98,8 @@ class Server:
         log.info("Durable Task emulator listening on %s", self.address)
         for extra in self.ports[1:]:
             log.info("also listening on port %d", extra)
+        if self.dashboard_url:
+            log.info("dashboard at %s", self.dashboard_url)
         return self.address
 
     def _run(self) -> None:
@@ -128,10 +141,46 @@ class Server:
         )
         self.ports = [self._bind(server, p) for p in (self.config.port, *self.config.extra_ports)]
         self.port = self.ports[0]
+        http = self._bind_http()  # before the gRPC server starts: a port in use fails the start cleanly
         await server.start()
+        self._server = server
+        for web in http:
+            await web.start()
+            self._http.append(web)
         for name in ("", SERVICE.full_name):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._server = server
+
+    def _bind_http(self) -> list:
+        if self.config.dashboard_port is None and self.config.health_port is None:
+            return []
+        from emulator.dashboard.app import create_app
+        from emulator.dashboard.serve import HttpServer, bind, health_app
+
+        targets = _bind_targets(self.config.host)
+        servers = []
+        try:
+            if self.config.dashboard_port is not None:
+                try:
+                    sockets = bind(targets, self.config.dashboard_port)
+                except PortInUse as e:
+                    if self.config.dashboard_required:
+                        raise
+                    log.warning("no dashboard: %s (give --dashboard-port to choose another)", e)
+                    sockets = None
+                if sockets:
+                    self.dashboard_port = sockets[0].getsockname()[1]
+                    app = create_app(self.engine, self.config.host, lambda: self.dashboard_port)
+                    servers.append(HttpServer(app, sockets))
+            if self.config.health_port is not None:
+                sockets = bind(targets, self.config.health_port)
+                self.health_port = sockets[0].getsockname()[1]
+                servers.append(HttpServer(health_app(), sockets))
+        except BaseException:
+            for web in servers:
+                for sock in web.sockets:
+                    sock.close()
+            raise
+        return servers
 
     def _bind(self, server: grpc.aio.Server, port: int) -> int:
         for target in _bind_targets(self.config.host):
@@ -167,6 +216,9 @@ class Server:
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         self.servicer.close_streams()
+        for web in self._http:
+            await web.stop()
+        self._http = []
         if self._server is not None:
             await self._server.stop(grace)
 

@@ -34,6 +34,7 @@ class InMemoryOrchestrationBackend:
         time_skipping: bool | None = None,
         lease_timeout: float | None = None,
         faults: str | None = None,
+        dashboard_port: int | None = None,
         config: Config | None = None,
     ):
         if faults:
@@ -51,6 +52,7 @@ class InMemoryOrchestrationBackend:
             time_skipping=base.time_skipping if time_skipping is None else time_skipping,
             lease_timeout=base.lease_timeout if lease_timeout is None else lease_timeout,
             faults=faults or base.faults,
+            dashboard_port=base.dashboard_port if dashboard_port is None else dashboard_port,
         )
         self._engine: Engine | None = None
         self._server: Server | None = None
@@ -83,6 +85,11 @@ class InMemoryOrchestrationBackend:
     @property
     def is_running(self) -> bool:
         return self._server is not None
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The dashboard's URL while serving with ``dashboard_port`` (0 picks a free port); else None."""
+        return self._server.dashboard_url if self._server is not None else None
 
     def start(self) -> str:
         """Start serving; returns ``host:port``. Raises :class:`emulator.errors.PortInUse`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,6 +12,10 @@ from durabletask.worker import TaskHubGrpcWorker
 
 from emulator import InMemoryOrchestrationBackend
 from emulator.testing import register
+
+# Emulators the tests start as processes serve no dashboard unless a test asks for one: the
+# default port (8082) is one per machine, and a developer's own emulator may be holding it.
+os.environ.setdefault("DURABLETASK_EMULATOR_DASHBOARD", "false")
 
 
 @pytest.fixture(params=["memory", "sqlite"])

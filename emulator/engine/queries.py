@@ -24,6 +24,7 @@ class InstanceFilter:
     completed_to: float | None = None
     prefix: str = ""
     terminal_only: bool = False
+    name: str | None = None
 
     def matches(self, inst) -> bool:
         if self.terminal_only and not inst.is_terminal:
@@ -31,6 +32,8 @@ class InstanceFilter:
         if self.statuses and inst.status not in self.statuses:
             return False
         if self.prefix and not inst.instance_id.startswith(self.prefix):
+            return False
+        if self.name is not None and inst.name != self.name:
             return False
         if self.created_from is not None and inst.created < self.created_from:
             return False
@@ -221,6 +224,10 @@ def merge_snapshots(snaps: list[EngineSnapshot], rows: int, started_at: float, t
 
 
 class Snapshots:
+    def change_marker(self) -> tuple[int, int, int]:
+        """Differs after any change of an instance, entity, delivery or connected worker (cheap; no lock)."""
+        return self._store.changes, self._dispatch.delivered_total, len(self._dispatch.sessions)
+
     def counts(self) -> dict[str, int]:
         with self._op():
             counts: dict[str, int] = {}

@@ -288,9 +288,11 @@ class SqliteStore(MemoryStore):
         self._dirty[instance_id] = None
 
     def touch(self, instance: Instance) -> None:
+        super().touch(instance)
         self._dirty[instance.instance_id] = instance
 
     def touch_entity(self, entity) -> None:
+        super().touch_entity(entity)
         self._dirty_entities[entity.instance_id] = entity
 
     def delete_entity(self, entity_id: str) -> None:

@@ -147,11 +147,16 @@ class MemoryStore:
     def get(self, instance_id: str) -> Instance | None:
         return self._instances.get(instance_id)
 
+    #: Grows with every change to an instance or entity (the dashboard's live refresh watches it).
+    changes = 0
+
     def put(self, instance: Instance) -> None:
         self._instances[instance.instance_id] = instance
+        self.changes += 1
 
     def delete(self, instance_id: str) -> None:
         self._instances.pop(instance_id, None)
+        self.changes += 1
 
     def all(self) -> Iterator[Instance]:
         return iter(list(self._instances.values()))
@@ -161,12 +166,15 @@ class MemoryStore:
 
     def touch(self, instance: Instance) -> None:
         """The current operation changed ``instance`` (a durable store writes it at ``flush``)."""
+        self.changes += 1
 
     def touch_entity(self, entity) -> None:
         """The current operation changed ``entity``."""
+        self.changes += 1
 
     def delete_entity(self, entity_id: str) -> None:
         self.entities.pop(entity_id, None)
+        self.changes += 1
 
     def flush(self) -> None:
         """The engine operation is over: make its changes durable (nothing to do in memory)."""
