@@ -208,12 +208,31 @@ def instances_table(rows: list[dict]) -> Table:
     return table
 
 
+def failure_text(failure: dict, depth: int = 0) -> Text:
+    """Failure details as a person reads them: type and message, the stack trace as lines, then each
+    inner failure ("caused by"), indented."""
+    pad = "  " * depth
+    text = Text()
+    text.append(f"{pad}{failure.get('errorType', '')}: ", style="bold red")
+    text.append(f"{failure.get('errorMessage', '')}\n", style="red")
+    for line in (failure.get("stackTrace") or "").rstrip().splitlines():
+        text.append(f"{pad}  {line}\n", style="dim")
+    inner = failure.get("innerFailure")
+    if inner:
+        text.append(f"{pad}caused by:\n", style="bold")
+        text.append_text(failure_text(inner, depth + 1))
+    return text
+
+
 def state_table(state: dict) -> Table:
     table = Table(show_header=False, expand=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in state.items():
         if value in (None, {}, ""):
+            continue
+        if key == "failureDetails":
+            table.add_row(key, failure_text(value))
             continue
         if isinstance(value, dict):
             value = json.dumps(value, indent=2)

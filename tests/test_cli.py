@@ -174,6 +174,8 @@ def test_executable_serves_sdk_inspector_health_and_stops_on_sigterm(emulator_pr
         shown = _cli("show", "cli-fails", "--address", address)
         assert shown.returncode == 0
         assert "FAILED" in shown.stdout and "broken on purpose" in shown.stdout
+        # the stack trace reads as lines of text, not as one JSON string with \n in it
+        assert re.search(r"^.*File \".*\", line \d+", shown.stdout, re.M) and "\\n" not in shown.stdout
         assert "executionStarted" in shown.stdout
 
         assert _cli("suspend", iid, "--address", address).returncode == 0

@@ -65,6 +65,19 @@ def test_render_shows_header_instances_entities_and_history(backend, client, mak
     assert "History of render-pending (_orchestrator, PENDING)" in text
 
 
+def _breaks(ctx, _):
+    raise ValueError("the card was declined\nsecond line not shown")
+
+
+def test_a_failed_instance_shows_its_error_message(backend, client, make_worker):
+    make_worker(orchestrators=[_orchestrator, _breaks], activities=[_activity])
+    client.schedule_new_orchestration(_breaks, instance_id="declined")
+    client.wait_for_orchestration_completion("declined", timeout=10)
+    text = _text(next_view(backend._server, None), width=200)
+    row = next(line for line in text.splitlines() if "declined" in line and "FAILED" in line)
+    assert "the card was declined" in row and "second line" not in text.split("History of")[0]
+
+
 def test_render_timeline_of_completed_instance_lists_its_events(backend, client, make_worker):
     make_worker(orchestrators=[_orchestrator], activities=[_activity])
     iid = client.schedule_new_orchestration(_orchestrator, input=4, instance_id="timeline")

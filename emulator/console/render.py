@@ -93,6 +93,9 @@ def instances_table(view: View) -> Table:
     table.add_column("Created", no_wrap=True)
     table.add_column("Updated", no_wrap=True)
     table.add_column("Events", justify="right")
+    errors = any(row.error for row in view.snapshot.recent)
+    if errors:
+        table.add_column("Error", overflow="ellipsis", no_wrap=True, ratio=3, style="red")
     for row in view.snapshot.recent:
         table.add_row(
             *((row.hub,) if many_hubs else ()),
@@ -102,6 +105,7 @@ def instances_table(view: View) -> Table:
             _clock(row.created),
             _clock(row.updated),
             str(row.history_length),
+            *((row.error or "",) if errors else ()),
         )
     if not view.snapshot.recent:
         blanks = [""] * (len(table.columns) - 1)

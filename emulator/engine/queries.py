@@ -111,6 +111,8 @@ class InstanceRow:
     updated: float
     history_length: int
     hub: str = "default"
+    #: A failed instance's error message (first line), else None.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,19 @@ class HubSummary:
 
 
 def _row(inst, hub: str) -> InstanceRow:
+    error = None
+    if inst.failure is not None:
+        message = inst.failure.errorMessage.strip().splitlines()
+        error = message[0] if message else inst.failure.errorType
     return InstanceRow(
-        inst.instance_id, inst.name, ev.status_name(inst.status), inst.created, inst.updated, inst.event_count, hub
+        inst.instance_id,
+        inst.name,
+        ev.status_name(inst.status),
+        inst.created,
+        inst.updated,
+        inst.event_count,
+        hub,
+        error,
     )
 
 
