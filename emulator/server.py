@@ -169,7 +169,7 @@ class Server:
                     sockets = None
                 if sockets:
                     self.dashboard_port = sockets[0].getsockname()[1]
-                    app = create_app(self.engine, self.config.host, lambda: self.dashboard_port)
+                    app = create_app(self.engine, self.config.host)
                     servers.append(HttpServer(app, sockets))
             if self.config.health_port is not None:
                 sockets = bind(targets, self.config.health_port)

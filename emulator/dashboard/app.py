@@ -143,16 +143,20 @@ def _time_dict(h: TaskHub) -> dict:
     }
 
 
-def _same_origin(request: Request, allowed_hosts: set[str]) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # not a browser's cross-site form or fetch (curl, scripts)
-    scheme, _, rest = origin.partition("://")
-    return scheme in ("http", "https") and rest in allowed_hosts
+def _hostname(host_header: str) -> str:
+    """``localhost:8082`` -> ``localhost``; ``[::1]:8082`` -> ``[::1]``."""
+    if host_header.startswith("["):
+        return host_header.split("]", 1)[0] + "]"
+    return host_header.rsplit(":", 1)[0] if ":" in host_header else host_header
 
 
-def create_app(engine: Engine, host: str = "127.0.0.1", port_of=lambda: 0) -> FastAPI:
-    """The app; ``port_of()`` gives the port really bound (known only once the server listens)."""
+def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
+    """The app for an emulator bound to ``host``.
+
+    Requests must name ``localhost``, a loopback address or ``host`` in their ``Host`` header (any
+    name when bound to all interfaces, as in a container); a POST or DELETE sent by a page of
+    another origin is refused.
+    """
     app = FastAPI(
         title="durabletask-emulator dashboard API",
         version="1",
@@ -162,23 +166,22 @@ def create_app(engine: Engine, host: str = "127.0.0.1", port_of=lambda: 0) -> Fa
     )
     app.state.engine = engine
 
-    def allowed_hosts() -> set[str]:
-        port = port_of()
-        names = {"localhost", "127.0.0.1", "[::1]", host if ":" not in host else f"[{host}]"}
-        return {f"{n}:{port}" for n in names}
+    any_host = host in ("0.0.0.0", "::", "[::]", "")
+    names = {"localhost", "127.0.0.1", "[::1]", host if ":" not in host else f"[{host.strip('[]')}]"}
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        hosts = allowed_hosts()
-        if request.headers.get("host") not in hosts:
+        host_header = request.headers.get("host", "")
+        if not any_host and _hostname(host_header) not in names:
             # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example
-            return _error("FORBIDDEN", 403, f"Host '{request.headers.get('host')}' is not this dashboard's address")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request, hosts):
-            return _error(
-                "FORBIDDEN",
-                403,
-                f"cross-origin request refused: Origin '{request.headers.get('origin')}' is not this dashboard",
-            )
+            return _error("FORBIDDEN", 403, f"Host '{host_header}' is not this dashboard's address")
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin is not None:
+            # CSRF: a browser names the page that sent a request; only the dashboard's own may act
+            if origin not in (f"http://{host_header}", f"https://{host_header}"):
+                return _error(
+                    "FORBIDDEN", 403, f"cross-origin request refused: Origin '{origin}' is not this dashboard"
+                )
         return await call_next(request)
 
     @app.exception_handler(EmulatorError)
