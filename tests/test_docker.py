@@ -494,7 +494,7 @@ def test_image_is_a_non_root_service_with_healthcheck_and_exec_form_command(imag
     config = image["Config"]
     user = config.get("User", "")
     assert user and user.split(":")[0] not in ("0", "root"), f"runs as {user!r}"
-    assert _exposed_ports(image) == [4001, 8080]
+    assert _exposed_ports(image) == [4001, 8080, 8081, 8082]
     assert _healthcheck(image) == ["CMD", "durabletask-emulator", "health"]
     command = _command(image)
     assert command == ["durabletask-emulator", "start", "--no-console"], command
@@ -502,15 +502,24 @@ def test_image_is_a_non_root_service_with_healthcheck_and_exec_form_command(imag
     env = _env(image)
     assert env["DURABLETASK_EMULATOR_HOST"] == "0.0.0.0"
     assert env["DURABLETASK_EMULATOR_PORT"] == "4001 8080"
+    assert env["DURABLETASK_EMULATOR_DASHBOARD_PORT"] == "8082" and env["DURABLETASK_EMULATOR_HEALTH_PORT"] == "8081"
     assert env["DURABLETASK_EMULATOR_LOG_FORMAT"] == "text"
 
 
 @pytest.mark.timeout(900)
 def test_image_dependencies_are_exactly_the_pinned_ones(containers, image, working_container):
     pins = dict(re.findall(r"^\s+([A-Za-z0-9_.-]+)==([^\s\\]+)", DOCKERFILE.read_text(), re.MULTILINE))
-    assert {"durabletask", "grpcio", "grpcio-health-checking", "grpcio-reflection", "protobuf", "click", "rich"} <= {
-        name.lower() for name in pins
-    }
+    assert {
+        "durabletask",
+        "grpcio",
+        "grpcio-health-checking",
+        "grpcio-reflection",
+        "protobuf",
+        "click",
+        "rich",
+        "fastapi",
+        "uvicorn",
+    } <= {name.lower() for name in pins}
     listing = (
         "import importlib.metadata as m, json; "
         "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
