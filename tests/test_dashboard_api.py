@@ -169,6 +169,23 @@ def test_one_instance_its_failure_children_and_history(dash):
     assert "raise RuntimeError" in stack and "\n" in stack
 
 
+def test_instance_ids_with_slashes_and_other_url_characters(dash):
+    _, client, http = dash
+    for iid in ("tenant/42", "a b?c#d%e&f"):
+        _finished(client, doubles, iid, 2)
+        detail = http.get(f"/api/v1/instances/{_quote(iid)}").json()
+        assert detail["instanceId"] == iid and detail["output"] == "4"
+        events = http.get(f"/api/v1/instances/{_quote(iid)}/history").json()["events"]
+        assert events[-1]["type"] == "executionCompleted"
+    assert _error(http.get("/api/v1/nothing-here"), 404, "NOT_FOUND")
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
 def test_unknown_instance_is_404_everywhere(dash):
     _, _, http = dash
     for reply in (

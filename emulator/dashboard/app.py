@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 from fastapi import Body, FastAPI, Query, Request
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from google.protobuf import json_format
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator.engine import Engine
 from emulator.engine import events as ev
@@ -192,6 +194,13 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
                 return _error(code, status, str(e))
         return _error("INTERNAL", 500, str(e))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException):
+        codes = {404: "NOT_FOUND", 405: "INVALID_ARGUMENT", 400: "INVALID_ARGUMENT"}
+        return _error(
+            codes.get(e.status_code, "INTERNAL"), e.status_code, f"{request.method} {request.url.path}: {e.detail}"
+        )
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, e: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in e.errors())
@@ -252,7 +261,11 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
         states, next_token = h.query(flt, pageSize, token)
         return {"instances": [summary_dict(s) for s in states], "counts": h.counts(), "nextToken": next_token}
 
-    @app.get("/api/v1/instances/{instance_id}", tags=["instances"])
+    @app.get("/api/v1/instances/{instance_id:path}/history", tags=["instances"])
+    async def history(request: Request, instance_id: str, hub: str | None = None):
+        return {"events": [event_dict(e) for e in _hub(request, hub).history(instance_id)]}
+
+    @app.get("/api/v1/instances/{instance_id:path}", tags=["instances"])
     async def instance(request: Request, instance_id: str, hub: str | None = None):
         h = _hub(request, hub)
         state = h.get_state(instance_id, True)
@@ -276,10 +289,6 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
             }
         )
         return detail
-
-    @app.get("/api/v1/instances/{instance_id}/history", tags=["instances"])
-    async def history(request: Request, instance_id: str, hub: str | None = None):
-        return {"events": [event_dict(e) for e in _hub(request, hub).history(instance_id)]}
 
     @app.get("/api/v1/entities", tags=["entities"])
     async def entities(
@@ -321,7 +330,7 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
                 "id": w.session_id,
                 "workerId": w.worker_id,
                 "userAgent": w.user_agent,
-                "peer": w.peer,
+                "peer": unquote(w.peer),  # gRPC percent-encodes it: ipv6:%5B::1%5D:51170
                 "connectedAt": _iso(w.connected_at),
                 "inFlight": w.in_flight,
                 "delivered": w.delivered,
@@ -338,42 +347,42 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
     def _json_text(value) -> str | None:
         return None if value is None else json.dumps(value)
 
-    @app.post("/api/v1/instances/{instance_id}/raise-event", tags=["actions"])
+    @app.post("/api/v1/instances/{instance_id:path}/raise-event", tags=["actions"])
     async def raise_event(
         request: Request, instance_id: str, hub: str | None = None, name: str = Body(..., embed=True), data=Body(None)
     ):
         _hub(request, hub).raise_event(instance_id, name, _json_text(data))
         return {}
 
-    @app.post("/api/v1/instances/{instance_id}/suspend", tags=["actions"])
+    @app.post("/api/v1/instances/{instance_id:path}/suspend", tags=["actions"])
     async def suspend(request: Request, instance_id: str, hub: str | None = None, reason: Reason = None):
         _hub(request, hub).suspend(instance_id, reason)
         return {}
 
-    @app.post("/api/v1/instances/{instance_id}/resume", tags=["actions"])
+    @app.post("/api/v1/instances/{instance_id:path}/resume", tags=["actions"])
     async def resume(request: Request, instance_id: str, hub: str | None = None, reason: Reason = None):
         _hub(request, hub).resume(instance_id, reason)
         return {}
 
-    @app.post("/api/v1/instances/{instance_id}/terminate", tags=["actions"])
+    @app.post("/api/v1/instances/{instance_id:path}/terminate", tags=["actions"])
     async def terminate(
         request: Request, instance_id: str, hub: str | None = None, output=Body(None), recursive: bool = Body(True)
     ):
         _hub(request, hub).terminate(instance_id, _json_text(output), recursive)
         return {}
 
-    @app.post("/api/v1/instances/{instance_id}/restart", tags=["actions"])
+    @app.post("/api/v1/instances/{instance_id:path}/restart", tags=["actions"])
     async def restart(
         request: Request, instance_id: str, hub: str | None = None, newInstanceId: bool = Body(False, embed=True)
     ):
         return {"instanceId": _hub(request, hub).restart(instance_id, newInstanceId)}
 
-    @app.post("/api/v1/instances/{instance_id}/rewind", tags=["actions"])
+    @app.post("/api/v1/instances/{instance_id:path}/rewind", tags=["actions"])
     async def rewind(request: Request, instance_id: str, hub: str | None = None, reason: Reason = None):
         _hub(request, hub).rewind(instance_id, reason)
         return {}
 
-    @app.delete("/api/v1/instances/{instance_id}", tags=["actions"])
+    @app.delete("/api/v1/instances/{instance_id:path}", tags=["actions"])
     async def purge(request: Request, instance_id: str, hub: str | None = None, recursive: bool = True):
         h = _hub(request, hub)
         if h.get_state(instance_id, False) is None:
