@@ -91,6 +91,18 @@ def test_health_page_openapi_and_the_banner_url(dash):
     assert backend.dashboard_url.startswith("http://localhost:")
 
 
+def test_the_console_header_shows_the_dashboard_url(dash):
+    from rich.console import Console
+
+    from emulator.console import render
+    from emulator.console.live import next_view
+
+    backend, _, _ = dash
+    console = Console(record=True, width=200, force_terminal=True)
+    console.print(render(next_view(backend._server, None)))
+    assert f"dashboard {backend.dashboard_url}" in console.export_text()
+
+
 def test_instances_list_filters_pages_and_counts(dash):
     _, client, http = dash
     for i in range(5):

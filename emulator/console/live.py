@@ -51,14 +51,21 @@ def next_view(server, previous: View | None, pane: PaneHandler | None = None, lo
         if elapsed > 0:
             rate = (snap.delivered_total - previous.snapshot.delivered_total) / elapsed
     log = pane.lines(time.time()) if pane is not None else ()
-    return View(address=server.address, snapshot=snap, work_items_per_second=rate, log=log, log_title=log_title)
+    return View(
+        address=server.address,
+        snapshot=snap,
+        work_items_per_second=rate,
+        log=log,
+        log_title=log_title,
+        dashboard_url=getattr(server, "dashboard_url", None),
+    )
 
 
 def shown(view: View) -> tuple:
     """What a view puts on the screen: the clock only to the second it is shown with, the rate to 0.1."""
     snap = view.snapshot
     fields = {**snap.__dict__, "taken_at": int(snap.taken_at - snap.started_at), "started_at": None}
-    return (view.address, round(view.work_items_per_second, 1), view.log, view.log_title, fields)
+    return (view.address, view.dashboard_url, round(view.work_items_per_second, 1), view.log, view.log_title, fields)
 
 
 def pause_after(frame_cpu_seconds: float) -> float:

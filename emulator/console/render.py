@@ -39,6 +39,7 @@ class View:
     work_items_per_second: float = 0.0
     log: tuple[LogLine, ...] = ()  # the log pane's last lines, from the live loop's PaneHandler
     log_title: str = "Log"
+    dashboard_url: str | None = None
 
 
 def _clock(t: float) -> str:
@@ -59,6 +60,8 @@ def header(view: View) -> Text:
     line = Text()
     line.append("durabletask-emulator ", style="bold")
     line.append(f"{view.address}  ")
+    if view.dashboard_url:
+        line.append(f"dashboard {view.dashboard_url}  ", style="cyan")
     line.append(f"up {_uptime(snap.taken_at - snap.started_at)}  ")
     if len(snap.hubs) > 1:
         line.append(f"task hubs {len(snap.hubs)}  ")
