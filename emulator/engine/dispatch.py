@@ -10,6 +10,7 @@ All methods are called with the engine's lock held.
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ ENTITY = "entity"
 KINDS = (ORCHESTRATOR, ACTIVITY, ENTITY)
 _TOKEN_PREFIX = {ORCHESTRATOR: "o", ACTIVITY: "a", ENTITY: "e"}
 _KIND_OF_PREFIX = {v: k for k, v in _TOKEN_PREFIX.items()}
+#: Differs from one emulator process to the next (see Dispatcher.new_token).
+_EPOCH = secrets.token_hex(3)
 #: The outcome remembered for a lease that ran out, so that its late completion is told so.
 EXPIRED = "expired"
 
@@ -143,7 +146,9 @@ class Dispatcher:
         self.released: set[int] = set()
 
     def new_token(self, kind: str) -> str:
-        return f"{_TOKEN_PREFIX[kind]}{next(self._tokens)}"
+        # The process's epoch in every token: a late completion sent to an emulator restarted on
+        # the same port (and --db file) can never name a work item the new process handed out.
+        return f"{_TOKEN_PREFIX[kind]}{_EPOCH}-{next(self._tokens)}"
 
     @staticmethod
     def kind_of_token(token: str) -> str | None:
