@@ -45,6 +45,10 @@ def parent(ctx, x):
     return (yield ctx.call_sub_orchestrator(doubles, input=x, instance_id=f"{ctx.instance_id}-child"))
 
 
+def counter(ctx, value):
+    ctx.set_state(ctx.get_state(int, 0) + value)
+
+
 def sleeps(ctx, _):
     yield ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
 
@@ -59,6 +63,7 @@ def dash(request, tmp_path):
         worker.add_orchestrator(o)
     for a in (double, explode):
         worker.add_activity(a)
+    worker.add_entity(counter)
     worker.start()
     client = TaskHubGrpcClient(host_address=backend.address)
     http = httpx.Client(base_url=backend.dashboard_url, timeout=10)
@@ -248,11 +253,28 @@ def test_entities_workers_hubs_and_time(dash):
     from durabletask.entities import EntityInstanceId
 
     client.signal_entity(EntityInstanceId("counter", "c1"), "add", input=1)
-    wait_until(lambda: http.get("/api/v1/entities").json()["entities"], what="the entity")
+
+    def counted():
+        found = http.get("/api/v1/entities").json()["entities"]
+        return found and found[0]["state"] == "1"
+
+    wait_until(counted, what="the entity's state")
     entity = http.get("/api/v1/entities").json()["entities"][0]
     assert entity["instanceId"] == "@counter@c1" and entity["name"] == "counter" and entity["key"] == "c1"
+    assert entity["backlog"] == 0 and entity["lockedBy"] is None
     workers = http.get("/api/v1/workers").json()
     assert len(workers) == 1 and workers[0]["taskHub"] == "default" and workers[0]["userAgent"]
+    assert workers[0]["filters"] is None and "%" not in workers[0]["peer"]
+    picky = TaskHubGrpcWorker(host_address=backend.address)
+    picky.add_orchestrator(waits)
+    picky.use_work_item_filters()
+    picky.start()
+    try:
+        wait_until(lambda: len(http.get("/api/v1/workers").json()) == 2, what="the second worker")
+        filtered = [w["filters"] for w in http.get("/api/v1/workers").json() if w["filters"]]
+        assert filtered == [{"activity": [], "entity": [], "orchestrator": ["waits"]}]
+    finally:
+        picky.stop()
     hubs = http.get("/api/v1/hubs").json()
     assert [h["name"] for h in hubs] == ["default"] and hubs[0]["workers"] == 1
 

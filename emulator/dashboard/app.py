@@ -334,6 +334,7 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> FastAPI:
                 "connectedAt": _iso(w.connected_at),
                 "inFlight": w.in_flight,
                 "delivered": w.delivered,
+                "filters": None if w.filters is None else {k: list(v) for k, v in w.filters.items()},
             }
             for w in _hub(request, hub).workers()
         ]

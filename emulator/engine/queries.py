@@ -137,6 +137,8 @@ class WorkerRow:
     connected_at: float
     in_flight: int
     delivered: int
+    #: The work-item filters the worker announced (kind -> names), or None: it takes everything.
+    filters: dict[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,10 @@ def _row(inst, hub: str) -> InstanceRow:
 
 
 def _worker_row(hub: str, s) -> WorkerRow:
+    filters = None if s.filters is None else {kind: tuple(sorted(f.names)) for kind, f in s.filters.items()}
+    in_flight = sum(s.in_flight.values())
     return WorkerRow(
-        hub, s.session_id, s.worker_id, s.user_agent, s.peer, s.connected_at, sum(s.in_flight.values()), s.delivered
+        hub, s.session_id, s.worker_id, s.user_agent, s.peer, s.connected_at, in_flight, s.delivered, filters
     )
 
 

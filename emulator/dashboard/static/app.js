@@ -1686,6 +1686,13 @@ function entitiesView(r) {
 
 // ------------------------------------------------------------------ #/workers
 
+/** A worker's announced work-item filters, e.g. "orchestrations: a, b · activities: x"; none: everything. */
+function filtersText(filters) {
+  if (!filters) return h('span', { class: 'muted' }, 'all work');
+  const parts = Object.entries(filters).filter(([, names]) => names.length).map(([kind, names]) => `${kind}: ${names.join(', ')}`);
+  return parts.length ? parts.join(' · ') : h('span', { class: 'muted' }, 'nothing');
+}
+
 function workersView() {
   let alive = true, gen = 0, lastKey = null, tbody, note;
 
@@ -1698,7 +1705,7 @@ function workersView() {
     } catch (e) {
       if (!alive || my !== gen) return;
       showError('load', e);
-      if (lastKey === null) clear(tbody).append(emptyRow(8, `Could not load workers: ${errorText(e)}`, 'workers-empty'));
+      if (lastKey === null) clear(tbody).append(emptyRow(9, `Could not load workers: ${errorText(e)}`, 'workers-empty'));
       return;
     }
     if (!alive || my !== gen) return;
@@ -1710,7 +1717,7 @@ function workersView() {
     note.textContent = `${rows.length} connected`;
     clear(tbody);
     if (!rows.length) {
-      tbody.append(emptyRow(8, `No workers connected to task hub '${state.hub}'.`, 'workers-empty'));
+      tbody.append(emptyRow(9, `No workers connected to task hub '${state.hub}'.`, 'workers-empty'));
       return;
     }
     const now = hubNow();
@@ -1724,13 +1731,14 @@ function workersView() {
         h('td', { class: 'mono' }, w.peer || ''),
         h('td', { class: 'nowrap' }, timeCell(w.connectedAt), isFinite(since) ? h('span', { class: 'muted' }, ` (${fmtDur(Math.max(0, now - since))} ago)`) : null),
         h('td', { class: 'num' }, String(w.inFlight ?? 0)),
-        h('td', { class: 'num' }, String(w.delivered ?? 0))));
+        h('td', { class: 'num' }, String(w.delivered ?? 0)),
+        h('td', { 'data-testid': 'worker-filters' }, filtersText(w.filters))));
     }
   }
 
   return {
     mount(main) {
-      tbody = h('tbody', null, emptyRow(8, 'Loading…'));
+      tbody = h('tbody', null, emptyRow(9, 'Loading…'));
       note = h('span', { class: 'muted' });
       main.append(
         h('div', { class: 'page-head' }, h('h1', null, 'Workers'), note),
@@ -1738,7 +1746,8 @@ function workersView() {
           h('table', { class: 'grid workers', 'data-testid': 'workers-table', id: 'workers-table' },
             h('thead', null, h('tr', null,
               h('th', null, 'Task hub'), h('th', { class: 'num' }, '#'), h('th', null, 'SDK (user agent)'), h('th', null, 'Worker ID'),
-              h('th', null, 'Peer'), h('th', null, 'Connected'), h('th', { class: 'num' }, 'In flight'), h('th', { class: 'num' }, 'Delivered'))),
+              h('th', null, 'Peer'), h('th', null, 'Connected'), h('th', { class: 'num' }, 'In flight'), h('th', { class: 'num' }, 'Delivered'),
+              h('th', null, 'Work-item filters'))),
             tbody)));
       load();
     },
