@@ -403,7 +403,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
     def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
         with self._op():
             inst = self._require(instance_id)
-            self._terminate(inst, output, recursive)
+            self._request_termination(inst, output, recursive)
             self._pump()
 
     def suspend(self, instance_id: str, reason: str | None) -> None:
@@ -866,4 +866,5 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 self._pump()
                 raise InvalidRequest(problem)
             self._apply_response(inst, lease, resp)
+            self._settle_termination(inst, lease.item)
             self._pump()

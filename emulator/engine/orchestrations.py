@@ -11,7 +11,7 @@ import uuid
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator.engine import events as ev
-from emulator.engine.dispatch import ACTIVITY, EXPIRED, ActivityTask
+from emulator.engine.dispatch import ACTIVITY, EXPIRED, ORCHESTRATOR, ActivityTask
 from emulator.engine.entities import _check_entity_message
 from emulator.engine.store import Instance
 from emulator.errors import LeaseExpired, WorkItemAlreadyCompleted, WorkItemNotFound
@@ -344,6 +344,37 @@ class OrchestrationRules:
     def _fail(self, inst: Instance, error_type: str, message: str, history: list | None = None) -> None:
         self._finish(inst, pb.ORCHESTRATION_STATUS_FAILED, None, _failure(error_type, message), history)
 
+    def _request_termination(self, inst: Instance, output: str | None, recursive: bool) -> None:
+        """TerminateInstance, graceful as on the real service: an ExecutionTerminated message the
+        worker processes after any work item it already holds (durabletask-go queues the event the
+        same way; SkipGracefulOrchestrationTerminations is the "at once" variant). A client's wait
+        for the end thus spans a worker round trip. With nothing to run it, it is applied at once."""
+        if inst.is_terminal:
+            return
+        if not self._worker_can_end(inst):
+            self._terminate(inst, output, recursive)
+            return
+        terminated = pb.ExecutionTerminatedEvent(input=ev.string_value(output), recurse=recursive)
+        self._enqueue_event(inst, ev.event(self._now(), executionTerminated=terminated))
+
+    def _worker_can_end(self, inst: Instance) -> bool:
+        """A connected worker runs this started, unsuspended instance (so a termination reaches it)."""
+        if not inst.started or inst.suspended or inst.rewinding or inst.start_timer is not None:
+            return False
+        return any(s.accepts(ORCHESTRATOR, inst.name, inst.version) for s in self._dispatch.sessions)
+
+    def _settle_termination(self, inst: Instance, new_events: list) -> None:
+        """After a work item carrying ExecutionTerminated: end the instance if the worker did not
+        (it completed or continued as new first); a recursive termination then ends the children."""
+        asked = next((e.executionTerminated for e in new_events if e.HasField("executionTerminated")), None)
+        if asked is None or any(e.HasField("executionTerminated") for e in inst.inbox):
+            return  # none in this work item, or it went back to the inbox unprocessed
+        output = ev.optional(asked, "input")
+        if not inst.is_terminal:
+            self._terminate(inst, output, asked.recurse)
+        elif asked.recurse:
+            self._terminate_children(inst, output)
+
     def _terminate(self, inst: Instance, output: str | None, recursive: bool) -> None:
         if inst.is_terminal:
             return
@@ -357,10 +388,13 @@ class OrchestrationRules:
             [ev.event(self._now(), executionTerminated=terminated)],
         )
         if recursive:
-            for child_id in inst.children:
-                child = self._store.get(child_id)
-                if child is not None and child.parent_id == inst.instance_id:
-                    self._terminate(child, output, True)
+            self._terminate_children(inst, output)
+
+    def _terminate_children(self, inst: Instance, output: str | None) -> None:
+        for child_id in inst.children:
+            child = self._store.get(child_id)
+            if child is not None and child.parent_id == inst.instance_id:
+                self._terminate(child, output, True)
 
     # ------------------------------------------------------------------ rewind
 
