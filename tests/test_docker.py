@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,9 +331,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _port_env(port: int, *more: int) -> dict[str, str]:
+def _port_env(port: int, *more: int, dashboard: int | None = None, health: int | None = None) -> dict[str, str]:
     """Other ports than the image's (no clash with anything on the host), as README.md says."""
-    return {"DURABLETASK_EMULATOR_PORT": " ".join(map(str, (port, *more)))}  # the health check follows the first
+    env = {"DURABLETASK_EMULATOR_PORT": " ".join(map(str, (port, *more)))}  # the health check follows the first
+    # the image's 8082 and 8081 may be taken on the host: free ones (or none) instead
+    env["DURABLETASK_EMULATOR_DASHBOARD_PORT"] = str(dashboard or _free_port())
+    env["DURABLETASK_EMULATOR_HEALTH_PORT"] = str(health or _free_port())
+    return env
 
 
 # ------------------------------------------------------------------------- running the image's command
@@ -541,8 +546,9 @@ def test_image_dependencies_are_exactly_the_pinned_ones(containers, image, worki
 def test_container_serves_sdk_passes_its_healthcheck_and_stops_on_sigterm(
     containers, image, working_container, tmp_path, timings, caplog
 ):
-    port, dts_port = _free_port(), _free_port()
-    env = [arg for key, value in _port_env(port, dts_port).items() for arg in ("--env", f"{key}={value}")]
+    port, dts_port, dashboard, probe = _free_port(), _free_port(), _free_port(), _free_port()
+    ports = _port_env(port, dts_port, dashboard=dashboard, health=probe)
+    env = [arg for key, value in ports.items() for arg in ("--env", f"{key}={value}")]
     run = containers.buildah("run", "--isolation", "chroot", "--network", "host", *env, working_container, "--")
     running = _start([*run, *_command(image)], tmp_path, "container")
     try:
@@ -554,6 +560,12 @@ def test_container_serves_sdk_passes_its_healthcheck_and_stops_on_sigterm(
         # Every interface: gRPC serves 0.0.0.0 from one dual-stack socket, shown as "::".
         assert {(a.ip, a.port) for a in listening} & {("0.0.0.0", port), ("::", port)}, listening
         assert f"listening on localhost:{port}" in running.stdout.read_text()
+        # the DTS emulator's other two ports: its probe and its dashboard
+        for health_port in (probe, dashboard):
+            with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/healthz", timeout=10) as reply:
+                assert reply.status == 204
+        with urllib.request.urlopen(f"http://localhost:{dashboard}/api/v1/hubs", timeout=10) as reply:
+            assert json.loads(reply.read())[0]["name"] == "default"
 
         with _sdk(f"127.0.0.1:{port}") as client, caplog.at_level(logging.CRITICAL, logger="durabletask"):
             _run_orchestration(client)
