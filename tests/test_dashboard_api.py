@@ -239,6 +239,15 @@ def test_actions_terminate_suspend_resume_raise_restart_rewind_purge(dash):
     again = http.post("/api/v1/instances/gate/restart", json={"newInstanceId": True}).json()["instanceId"]
     assert again != "gate" and client.get_orchestration_state(again) is not None
 
+    _finished(client, fails, "again")
+    assert http.post("/api/v1/instances/again/rewind", json={"reason": "retry"}).json() == {}
+    wait_until(
+        lambda: (
+            any(e["type"] == "executionRewound" for e in http.get("/api/v1/instances/again/history").json()["events"])
+            or http.get("/api/v1/instances/again").json()["status"] != "FAILED"
+        ),
+        what="the rewind",
+    )
     message = _error(http.post("/api/v1/instances/gate/rewind", json={}), 409, "FAILED_PRECONDITION")
     assert "only FAILED instances can be rewound" in message
     message = _error(http.post("/api/v1/instances/gate/suspend", json={}), 409, "FAILED_PRECONDITION")
@@ -330,6 +339,17 @@ def test_cross_origin_and_foreign_host_requests_are_refused(dash):
     assert client.wait_for_orchestration_completion("victim", timeout=10).runtime_status == (
         OrchestrationStatus.TERMINATED
     )
+
+
+def test_a_hub_outside_a_fixed_set_is_404():
+    backend = InMemoryOrchestrationBackend(port=0, task_hubs=["alpha"], dashboard_port=0)
+    backend.start()
+    try:
+        reply = httpx.get(backend.dashboard_url + "api/v1/instances", params={"hub": "beta"})
+        assert _error(reply, 404, "NOT_FOUND") == "Task hub not found: beta"
+        assert httpx.get(backend.dashboard_url + "api/v1/instances", params={"hub": "alpha"}).status_code == 200
+    finally:
+        backend.stop()
 
 
 def test_start_serves_the_dashboard_and_the_health_port(tmp_path):
