@@ -10,6 +10,8 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --only raw --taskhub bench   # every call (client and worker) names task hub "bench"
     scripts/bench --only raw --backends ours,ours@bench   # the header's cost, A/B in one run
     scripts/bench --console --only hello,chain,raw,start   # `start` with the live console vs --no-console
+    scripts/bench --only unary,sequential --rounds 5   # unary RPCs; sequential latency and where it goes
+    scripts/bench --only hello,unary --contended       # each measurement also with a CPU burner per core
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, timezone
 from multiprocessing import Process, Value
 
 import grpc
@@ -37,7 +39,7 @@ from durabletask.client import TaskHubGrpcClient
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.worker import TaskHubGrpcWorker
-from google.protobuf import wrappers_pb2
+from google.protobuf import empty_pb2, wrappers_pb2
 
 BACKENDS = ("ours", "theirs")
 # ours-sqlite: our emulator with the SQLite store. ours-console / ours-no-console: the real
@@ -82,6 +84,19 @@ def serve(which: str, port: int) -> None:
     print("ready", flush=True)
     stop.wait()
     backend.stop()
+
+
+def _switches(pid: int) -> int:
+    """Voluntary context switches of all of a process's threads (each a thread that blocked and
+    was woken: a hand-off between threads, or a wait for I/O). psutil counts the main thread only."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+        except (OSError, StopIteration):
+            pass  # a thread that ended meanwhile
+    return total
 
 
 def _free_port() -> int:
@@ -139,6 +154,9 @@ class Server:
     def cpu(self) -> float:
         t = self.ps.cpu_times()
         return t.user + t.system
+
+    def switches(self) -> int:
+        return _switches(self.proc.pid)
 
     def rss(self) -> int:
         return self.ps.memory_info().rss
@@ -459,6 +477,323 @@ def w_start(server: Server, size: int, limit: float, threads: int = 16) -> dict:
     return {"starts/s": size / wall, "p50 ms": _pct(ms, 50), "p99 ms": _pct(ms, 99)}
 
 
+def w_unary(server: Server, size: int, limit: float, threads: int = 16) -> dict:
+    """``size`` instances from ``threads`` client threads (one channel each), no worker: each thread
+    calls StartInstance, then GetInstance for the instance it started (with inputs and outputs, as
+    the SDK's ``get_orchestration_state`` asks). Calls/s and server CPU per call, both calls counted."""
+    tag = f"u{time.monotonic_ns()}"
+    latencies: list[float] = []
+    missing = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + limit
+
+    def client(t: int) -> None:
+        mine, lost = [], 0
+        with grpc.insecure_channel(server.address) as channel:
+            stub = stubs.TaskHubSidecarServiceStub(channel)
+            for i in range(t, size, threads):
+                if time.monotonic() > deadline:
+                    break
+                iid = f"{tag}-{i}"
+                began = time.monotonic()
+                stub.StartInstance(
+                    pb.CreateInstanceRequest(instanceId=iid, name="unary"), timeout=limit, metadata=server.metadata
+                )
+                started = time.monotonic()
+                got = stub.GetInstance(
+                    pb.GetInstanceRequest(instanceId=iid, getInputsAndOutputs=True),
+                    timeout=limit,
+                    metadata=server.metadata,
+                )
+                mine += [started - began, time.monotonic() - started]
+                lost += not got.exists
+        with lock:
+            latencies.extend(mine)
+            missing.append(lost)
+
+    cpu, switches = server.cpu(), server.switches()
+    start = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(client, range(threads)))
+    wall = time.monotonic() - start
+    used, switched = server.cpu() - cpu, server.switches() - switches
+    calls = len(latencies)
+    if calls < 2 * size:
+        raise Stalled(f"{calls} of {2 * size} StartInstance/GetInstance calls answered in {limit:.0f} s")
+    ms = [x * 1000 for x in latencies]
+    metrics = {
+        "calls/s": calls / wall,
+        "server µs/call": used / calls * 1e6,
+        "p50 ms": _pct(ms, 50),
+        "p99 ms": _pct(ms, 99),
+        "server switches/call": switched / calls,
+    }
+    if sum(missing):
+        metrics["not found"] = sum(missing)
+    return metrics
+
+
+# ---------------------------------------------------------------- sequential latency, and where it goes
+
+
+def two(ctx, x):
+    """Two activities, one after the other: 3 orchestrator and 2 activity work items."""
+    first = yield ctx.call_activity(echo, input=x)
+    return (yield ctx.call_activity(echo, input=first))
+
+
+class _TimedStream:
+    """The worker's work-item stream, stamping each message as the SDK's reader thread receives it."""
+
+    def __init__(self, stream, on_item: Callable):
+        self._stream = stream
+        self._on_item = on_item
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self._stream)
+        self._on_item(item, time.time())
+        return item
+
+    def __getattr__(self, name: str):  # cancel(), code(), ...
+        return getattr(self._stream, name)
+
+
+class _TimedStub:
+    """The stub a work item's handler completes it with: the completion RPC's send and return, stamped."""
+
+    def __init__(self, stub, mark: dict):
+        self._stub = stub
+        self._mark = mark
+
+    def __getattr__(self, name: str):
+        call = getattr(self._stub, name)
+        if not name.startswith("Complete"):
+            return call
+
+        def timed(*args, **kwargs):
+            self._mark["send"] = time.time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self._mark["done"] = time.time()
+
+        return timed
+
+
+class TimedWorker(TaskHubGrpcWorker):
+    """The SDK's worker, unchanged, with timestamps (wall clock, as the servers' history) at five
+    points of each work item's way through it:
+
+    ``recv``  the reader thread has the message from the GetWorkItems stream;
+    ``loop``  the worker's event loop hands it to its work queue (after a thread-pool hop that
+              takes it off the reader's ``queue.Queue``);
+    ``exec``  the handler starts on a pool thread (after the asyncio queue, a task, another hop);
+    ``send``/``done``  the handler calls CompleteOrchestratorTask/CompleteActivityTask, and it returns.
+
+    ``timeline[instance_id]`` lists the instance's work items in the order they arrived.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.timeline: dict[str, list[dict]] = {}
+        self._marks = threading.Lock()
+        manager = self._async_worker_manager
+        manager.submit_orchestration = self._stamped(manager.submit_orchestration, "loop")
+        manager.submit_activity = self._stamped(manager.submit_activity, "loop")
+
+    @property
+    def _response_stream(self):
+        return self.__dict__.get("_timed_stream")
+
+    @_response_stream.setter
+    def _response_stream(self, stream) -> None:
+        self.__dict__["_timed_stream"] = None if stream is None else _TimedStream(stream, self._received)
+
+    @staticmethod
+    def _instance_of(req) -> str:
+        return req.instanceId if isinstance(req, pb.OrchestratorRequest) else req.orchestrationInstance.instanceId
+
+    def _received(self, item, now: float) -> None:
+        kind = item.WhichOneof("request")
+        if kind == "orchestratorRequest":
+            iid = item.orchestratorRequest.instanceId
+        elif kind == "activityRequest":
+            iid = item.activityRequest.orchestrationInstance.instanceId
+        else:
+            return  # health pings and entity work
+        with self._marks:
+            self.timeline.setdefault(iid, []).append({"kind": kind[0], "recv": now})
+
+    def _mark(self, req, point: str) -> dict:
+        """Stamp ``point`` on the instance's oldest work item that does not have it yet."""
+        now = time.time()
+        with self._marks:
+            for mark in self.timeline.get(self._instance_of(req), []):
+                if point not in mark:
+                    mark[point] = now
+                    return mark
+        return {}
+
+    def _stamped(self, submit: Callable, point: str) -> Callable:
+        def stamped(func, cancel, req, *args, **kwargs):
+            self._mark(req, point)
+            return submit(func, cancel, req, *args, **kwargs)
+
+        return stamped
+
+    def _execute_orchestrator(self, req, stub, completionToken) -> None:
+        super()._execute_orchestrator(req, _TimedStub(stub, self._mark(req, "exec")), completionToken)
+
+    def _execute_activity(self, req, stub, completionToken) -> None:
+        super()._execute_activity(req, _TimedStub(stub, self._mark(req, "exec")), completionToken)
+
+
+def _seconds(ts) -> float | None:
+    """A protobuf Timestamp as epoch seconds; None if unset (the bundled backend leaves most at 0)."""
+    return ts.seconds + ts.nanos / 1e9 if ts.seconds else None
+
+
+# The breakdown of one orchestration of `two` (work items O A O A O), each a mean per orchestration
+# in ms. Rows 1-6 partition the client's wall time exactly; rows 3a/3b split 3, 5o/5a split 5,
+# 5a1/5a2 split 5a by the server's own OrchestratorStarted timestamps, 6a/6b split 6 by the
+# server's completion time; the completion RPC's round trip overlaps 5 and 6.
+BREAKDOWN = (
+    "1 StartInstance RPC ms",
+    "2 start answered → 1st work item ms",
+    "3 SDK hand-offs (5 items) ms",
+    "3a stream → worker loop ms",
+    "3b worker loop → handler thread ms",
+    "4 SDK handlers (5 items) ms",
+    "5 completion sent → next item (4) ms",
+    "5o orch. done → activity item (2) ms",
+    "5a activity done → orch. item (2) ms",
+    "5a1 activity done → server dispatch ms",
+    "5a2 server dispatch → worker ms",
+    "6 last completion → wait returns ms",
+    "6a last completion → server completed ms",
+    "6b server completed → client has it ms",
+    "completion RPCs (5, overlap 5–6) ms",
+)
+
+
+def _breakdown(c0: float, c1: float, c2: float, items: list[dict], dispatched: list[float], completed) -> dict:
+    """One orchestration's segments in ms (see BREAKDOWN); ``dispatched``: the server's
+    OrchestratorStarted times of the 2nd and 3rd orchestrator dispatch."""
+    ms = 1000.0
+    recv = [m["recv"] for m in items]
+    send = [m["send"] for m in items]
+    seg = {
+        BREAKDOWN[0]: (c1 - c0) * ms,
+        BREAKDOWN[1]: (recv[0] - c1) * ms,
+        BREAKDOWN[2]: sum(m["exec"] - m["recv"] for m in items) * ms,
+        BREAKDOWN[3]: sum(m["loop"] - m["recv"] for m in items) * ms,
+        BREAKDOWN[4]: sum(m["exec"] - m["loop"] for m in items) * ms,
+        BREAKDOWN[5]: sum(m["send"] - m["exec"] for m in items) * ms,
+        BREAKDOWN[6]: sum(recv[k + 1] - send[k] for k in range(4)) * ms,
+        BREAKDOWN[7]: sum(recv[k + 1] - send[k] for k in (0, 2)) * ms,
+        BREAKDOWN[8]: sum(recv[k + 1] - send[k] for k in (1, 3)) * ms,
+        BREAKDOWN[11]: (c2 - send[4]) * ms,
+        BREAKDOWN[14]: sum(m["done"] - m["send"] for m in items) * ms,
+    }
+    if len(dispatched) == 2:
+        seg[BREAKDOWN[9]] = sum(d - send[k] for d, k in zip(dispatched, (1, 3), strict=True)) * ms
+        seg[BREAKDOWN[10]] = sum(recv[k + 1] - d for d, k in zip(dispatched, (1, 3), strict=True)) * ms
+    if completed:
+        seg[BREAKDOWN[12]] = (completed - send[4]) * ms
+        seg[BREAKDOWN[13]] = (c2 - completed) * ms
+    return seg
+
+
+def _hello(server: Server, calls: int) -> tuple[float, float]:
+    """Empty ``Hello`` RPCs one at a time, the transport's floor: the median round trip in ms and
+    the server's CPU per call in µs."""
+    with grpc.insecure_channel(server.address) as channel:
+        stub = stubs.TaskHubSidecarServiceStub(channel)
+        stub.Hello(empty_pb2.Empty(), metadata=server.metadata)
+        cpu = server.cpu()
+        times = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            stub.Hello(empty_pb2.Empty(), metadata=server.metadata)
+            times.append((time.perf_counter() - began) * 1000)
+        used = server.cpu() - cpu
+    return statistics.median(times), used / calls * 1e6
+
+
+def w_sequential(server: Server, size: int, limit: float, warmup: int = 5) -> dict:
+    """One SDK client and one SDK worker: ``size`` orchestrations of `two`, one after another
+    (schedule, then wait for completion). Latency p50/p90 per orchestration on the client's clock,
+    and where it goes (BREAKDOWN): client and worker timestamps (TimedWorker), and the server's
+    own timestamps read back afterwards from each instance's history and state. Afterwards, the
+    round trip of an empty ``Hello`` RPC on the same server, for scale."""
+    quiet = logging.getLogger("bench.sdk")
+    quiet.setLevel(logging.ERROR)  # the SDK logs every work item at INFO, and the stream cancelled at stop
+    worker = TimedWorker(host_address=server.address, metadata=server.metadata, logger=quiet)
+    worker.add_orchestrator(two)
+    worker.add_activity(echo)
+    worker.start()
+    client = TaskHubGrpcClient(host_address=server.address, metadata=server.metadata, logger=quiet)
+    deadline = time.monotonic() + limit
+    try:
+        runs = []
+        cpu = switches = sdk_switches = 0
+        for i in range(warmup + size):
+            if i == warmup:
+                cpu, switches, sdk_switches = server.cpu(), server.switches(), _switches(os.getpid())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Stalled(f"{max(0, i - warmup)} of {size} orchestrations completed in {limit:.0f} s")
+            c0 = time.time()
+            iid = client.schedule_new_orchestration(two, input=i)
+            c1 = time.time()
+            try:
+                state = client.wait_for_orchestration_completion(iid, timeout=remaining)
+            except TimeoutError:
+                raise Stalled(f"{max(0, i - warmup)} of {size} orchestrations completed in {limit:.0f} s") from None
+            c2 = time.time()
+            if i >= warmup:
+                runs.append((iid, c0, c1, c2, state))
+        used = server.cpu() - cpu
+        switched, sdk_switched = server.switches() - switches, _switches(os.getpid()) - sdk_switches
+        segments = []
+        for iid, c0, c1, c2, state in runs:
+            items = worker.timeline.get(iid, [])
+            if [m["kind"] for m in items] != list("oaoao") or not all(len(m) == 6 for m in items):
+                continue  # a redelivery or a missed stamp: leave this one out of the breakdown
+            # the client's own stub: its channel already sends the taskhub header, if any
+            events = client._stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=iid))
+            started = [
+                _seconds(e.timestamp) for chunk in events for e in chunk.events if e.HasField("orchestratorStarted")
+            ]
+            dispatched = [t for t in started[1:3] if t]  # the 1st is the start time on the bundled backend
+            updated = state.last_updated_at if state else None  # the SDK's datetimes are naive UTC
+            completed = updated.replace(tzinfo=updated.tzinfo or timezone.utc).timestamp() if updated else None
+            segments.append(_breakdown(c0, c1, c2, items, dispatched, completed))
+        total = [(c2 - c0) * 1000 for _, c0, _, c2, _ in runs]
+        metrics = {
+            "p50 ms": _pct(total, 50),
+            "p90 ms": _pct(total, 90),
+            "mean ms": statistics.fmean(total),
+            "server µs/orch": used / size * 1e6,
+            "server switches/orch": switched / size,
+            "client+worker switches/orch": sdk_switched / size,
+        }
+        metrics["empty Hello RPC ms"], metrics["empty Hello server µs"] = _hello(server, 1000)
+        for key in BREAKDOWN:
+            values = [s[key] for s in segments if key in s]
+            if values:
+                metrics[key] = statistics.fmean(values)
+        if len(segments) < len(runs):
+            metrics["left out of breakdown"] = len(runs) - len(segments)
+        return metrics
+    finally:
+        worker.stop()
+        client.close()
+
+
 def w_history(server: Server, size: int, limit: float) -> dict:
     """One orchestration of ``size`` sequential activities; server CPU per dispatch, early vs late."""
     samples = []
@@ -508,39 +843,83 @@ WORKLOADS: dict[str, tuple[Callable, int, int, float]] = {
     "timers": (w_timers, 1000, 50, 60),
     "history": (w_history, 3000, 200, 45),
     "memory": (w_memory, 10000, 500, 120),
+    "unary": (w_unary, 3000, 200, 60),
+    "sequential": (w_sequential, 200, 20, 60),
 }
 
 
 # ---------------------------------------------------------------- the run
 
 
-def run(only: list[str], rounds: int, quick: bool, backends=BACKENDS, taskhub: str | None = None) -> dict:
+class Load:
+    """CPU-bound background load: one process per core spinning in ``while True: pass`` at normal
+    priority, as other jobs on a shared CI runner would, from start to ``close()``."""
+
+    def __init__(self, processes: int | None = None):
+        self.procs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+            for _ in range(processes or os.cpu_count() or 1)
+        ]
+        ps = [psutil.Process(p.pid) for p in self.procs]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(sum(p.cpu_times()[:2]) < 0.05 for p in ps):
+            time.sleep(0.02)  # past the interpreter's start-up: spinning
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+
+
+CONTENDED = " contended"  # the suffix of a workload's name in the results when measured under Load
+
+
+def run(
+    only: list[str],
+    rounds: int,
+    quick: bool,
+    backends=BACKENDS,
+    taskhub: str | None = None,
+    contended: bool = False,
+) -> dict:
     """``{workload: {backend: [metrics per round]}}``, each round on fresh servers, A/B alternating.
 
     ``taskhub``: every call of every workload carries this ``taskhub`` metadata (None: no header),
     unless the backend names its own hub (``ours@HUB``).
+    ``contended``: each workload is also measured with :class:`Load` running around the measurement
+    (started once the server is up, stopped before it is shut down), reported as ``"NAME contended"``;
+    quiet and contended alternate too, so neither always goes first.
     """
-    results: dict = {w: {b: [] for b in backends} for w in only}
+    loads = (False, True) if contended else (False,)
+    results: dict = {w + (CONTENDED if c else ""): {b: [] for b in backends} for w in only for c in loads}
     for r in range(rounds):
         order = backends if r % 2 == 0 else tuple(reversed(backends))
         for name in only:
             fn, full, small, limit = WORKLOADS[name]
-            for which in order:
-                backend, hub = _backend(which)
-                server = Server(backend, hub or taskhub)
-                try:
-                    cpu, t0 = server.cpu(), time.monotonic()
-                    size = small if quick else full
+            for loaded in loads if r % 2 == 0 else tuple(reversed(loads)):
+                label = name + (CONTENDED if loaded else "")
+                for which in order:
+                    backend, hub = _backend(which)
+                    server = Server(backend, hub or taskhub)
                     try:
-                        metrics = fn(server, size, limit)
-                        metrics.setdefault("server CPU s", server.cpu() - cpu)
-                    except Stalled as e:
-                        metrics = {"stalled": str(e)}
-                    metrics["_elapsed"] = time.monotonic() - t0
-                finally:
-                    server.close()
-                results[name][which].append(metrics)
-                print(f"round {r + 1} {name:8s} {which:6s} {_brief(metrics)}", file=sys.stderr, flush=True)
+                        load = Load() if loaded else None
+                        try:
+                            cpu, t0 = server.cpu(), time.monotonic()
+                            size = small if quick else full
+                            try:
+                                metrics = fn(server, size, limit)
+                                metrics.setdefault("server CPU s", server.cpu() - cpu)
+                            except Stalled as e:
+                                metrics = {"stalled": str(e)}
+                            metrics["_elapsed"] = time.monotonic() - t0
+                        finally:
+                            if load is not None:
+                                load.close()
+                    finally:
+                        server.close()
+                    results[label][which].append(metrics)
+                    print(f"round {r + 1} {label:8s} {which:6s} {_brief(metrics)}", file=sys.stderr, flush=True)
     return results
 
 
@@ -609,6 +988,12 @@ def main() -> None:
         action="store_true",
         help="compare `start` with the live console on a pseudo-terminal against `start --no-console`",
     )
+    parser.add_argument(
+        "--contended",
+        action="store_true",
+        help="measure every workload twice: as usual, and with a CPU-bound process per core running "
+        "around the measurement (rows 'NAME contended')",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     logging.getLogger("durabletask").setLevel(logging.ERROR)
@@ -628,10 +1013,11 @@ def main() -> None:
     elif args.ours_only:
         backends = ("ours",)
     started = time.monotonic()
-    results = run(only, rounds, args.quick, backends, args.taskhub)
+    results = run(only, rounds, args.quick, backends, args.taskhub, args.contended)
     print(table(results, backends[0], backends[1] if len(backends) > 1 else "theirs"))
     hub = f", taskhub header {args.taskhub!r}" if args.taskhub else ""
-    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}, {time.monotonic() - started:.0f} s in all")
+    load = f", contended rows with {os.cpu_count()} CPU-bound processes" if args.contended else ""
+    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}{load}, {time.monotonic() - started:.0f} s in all")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -46,3 +46,18 @@ def test_quick_console_benchmark_compares_the_console_on_a_pty_with_no_console()
     rows = [line for line in result.stdout.splitlines() if line.startswith("| start | starts/s")]
     assert len(rows) == 1 and "stalled" not in rows[0]
     assert "round 1 start    ours-console" in result.stderr and "round 1 start    ours-no-console" in result.stderr
+
+
+@pytest.mark.timeout(150)
+def test_quick_contended_unary_and_sequential_rows():
+    result = subprocess.run(
+        [sys.executable, str(HARNESS), "--quick", "--ours-only", "--contended", "--only", "unary,sequential"],
+        capture_output=True,
+        text=True,
+        timeout=140,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    for name in ("unary", "unary contended", "sequential", "sequential contended"):
+        assert any(line.startswith(f"| {name} |") for line in lines), (name, result.stdout[-2000:])
+    assert "stalled" not in result.stdout
