@@ -64,13 +64,15 @@ ENV PATH=/opt/durabletask-emulator/bin:$PATH \
     DURABLETASK_EMULATOR_PORT="4001 8080" \
     DURABLETASK_EMULATOR_DASHBOARD_PORT=8082 \
     DURABLETASK_EMULATOR_HEALTH_PORT=8081 \
+    DURABLETASK_EMULATOR_DAPR_PORT=50001 \
     DURABLETASK_EMULATOR_LOG_LEVEL=info \
     DURABLETASK_EMULATOR_LOG_FORMAT=text
 USER 10001:10001
 WORKDIR /home/emulator
 # 4001: this emulator's port; 8080: the DTS emulator's, so its connection strings work unchanged;
-# 8082: the dashboard (as the DTS emulator's); 8081: GET /healthz -> 204 (the DTS emulator's probe).
-EXPOSE 4001 8080 8081 8082
+# 8082: the dashboard (as the DTS emulator's); 8081: GET /healthz -> 204 (the DTS emulator's probe);
+# 50001: the Dapr Workflow dialect, where Dapr SDKs look when given no address.
+EXPOSE 4001 8080 8081 8082 50001
 HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 \
     CMD ["durabletask-emulator", "health"]
 # Exec form: the emulator is PID 1 and gets SIGTERM itself (it stops gracefully, within ~2 s).

@@ -117,6 +117,12 @@ def _check_faults(ctx, param, value):
 )
 @click.option("--dashboard/--no-dashboard", default=True, help="Serve the web dashboard.")
 @click.option(
+    "--dapr-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Also serve the Dapr Workflow dialect of the protocol on this port (Dapr SDKs use 50001).",
+)
+@click.option(
     "--health-port",
     default=None,
     type=click.IntRange(0, 65535),
@@ -137,6 +143,7 @@ def start(
     faults,
     dashboard_port,
     dashboard,
+    dapr_port,
     health_port,
 ) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
@@ -166,6 +173,7 @@ def start(
         dashboard_required=click.get_current_context().get_parameter_source("dashboard_port")
         is not click.core.ParameterSource.DEFAULT,
         health_port=health_port,
+        dapr_port=dapr_port,
     )
     stop = _capture_signals()  # before the banner: a signal right after it must already stop us cleanly
     try:
@@ -177,6 +185,8 @@ def start(
     also = "".join(f", also on port {p}" for p in server.ports[1:])
     if server.dashboard_url:
         also += f", dashboard {server.dashboard_url}"
+    if server.dapr_port is not None:
+        also += f", Dapr dialect on port {server.dapr_port}"
     served = f"task hubs {', '.join(hubs)}" if hubs else "task hubs created on first use"
     if time_skipping:
         served += "; time skipping"

@@ -36,6 +36,8 @@ class Config:
     history_chunk_bytes: int = 1024 * 1024
     #: Start every task hub with time skipping on (see README "Testing timers").
     time_skipping: bool = False
+    #: Port serving the Dapr Workflow dialect of the protocol (0: a free one); None: not served.
+    dapr_port: int | None = None
     #: Port of the web dashboard and its HTTP API (0: a free one); None: no dashboard.
     dashboard_port: int | None = None
     #: False: a dashboard port in use is a warning (the emulator serves gRPC alone), not an error.

@@ -64,6 +64,9 @@ class Server:
         #: The dashboard's and the health probe's HTTP servers, when configured.
         self._http: list = []
         self.dashboard_port: int | None = None
+        #: The port serving the Dapr dialect, when configured.
+        self.dapr_port: int | None = None
+        self._dapr: grpc.aio.Server | None = None
         self.health_port: int | None = None
 
     @property
@@ -100,6 +103,8 @@ class Server:
             log.info("also listening on port %d", extra)
         if self.dashboard_url:
             log.info("dashboard at %s", self.dashboard_url)
+        if self.dapr_port is not None:
+            log.info("Dapr Workflow dialect on port %d", self.dapr_port)
         return self.address
 
     def _run(self) -> None:
@@ -141,14 +146,34 @@ class Server:
         )
         self.ports = [self._bind(server, p) for p in (self.config.port, *self.config.extra_ports)]
         self.port = self.ports[0]
+        dapr = self._bind_dapr(size)
         http = self._bind_http()  # before the gRPC server starts: a port in use fails the start cleanly
         await server.start()
         self._server = server
+        if dapr is not None:
+            await dapr.start()
+            self._dapr = dapr
         for web in http:
             await web.start()
             self._http.append(web)
         for name in ("", SERVICE.full_name):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def _bind_dapr(self, size: int) -> grpc.aio.Server | None:
+        if self.config.dapr_port is None:
+            return None
+        from emulator.dapr.service import dapr_handler
+
+        dapr = grpc.aio.server(
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", size),
+                ("grpc.max_send_message_length", size),
+            ]
+        )
+        dapr.add_generic_rpc_handlers((dapr_handler(self.servicer),))
+        self.dapr_port = self._bind(dapr, self.config.dapr_port)
+        return dapr
 
     def _bind_http(self) -> list:
         if self.config.dashboard_port is None and self.config.health_port is None:
@@ -219,6 +244,9 @@ class Server:
         for web in self._http:
             await web.stop()
         self._http = []
+        if self._dapr is not None:
+            await self._dapr.stop(grace)
+            self._dapr = None
         if self._server is not None:
             await self._server.stop(grace)
 

@@ -35,6 +35,7 @@ class InMemoryOrchestrationBackend:
         lease_timeout: float | None = None,
         faults: str | None = None,
         dashboard_port: int | None = None,
+        dapr_port: int | None = None,
         config: Config | None = None,
     ):
         if faults:
@@ -53,6 +54,7 @@ class InMemoryOrchestrationBackend:
             lease_timeout=base.lease_timeout if lease_timeout is None else lease_timeout,
             faults=faults or base.faults,
             dashboard_port=base.dashboard_port if dashboard_port is None else dashboard_port,
+            dapr_port=base.dapr_port if dapr_port is None else dapr_port,
         )
         self._engine: Engine | None = None
         self._server: Server | None = None
@@ -85,6 +87,13 @@ class InMemoryOrchestrationBackend:
     @property
     def is_running(self) -> bool:
         return self._server is not None
+
+    @property
+    def dapr_address(self) -> str | None:
+        """``localhost:<port>`` of the Dapr dialect while serving with ``dapr_port``; else None."""
+        if self._server is None or self._server.dapr_port is None:
+            return None
+        return f"{self._server.address.rsplit(':', 1)[0]}:{self._server.dapr_port}"
 
     @property
     def dashboard_url(self) -> str | None:

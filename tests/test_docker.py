@@ -337,6 +337,7 @@ def _port_env(port: int, *more: int, dashboard: int | None = None, health: int |
     # the image's 8082 and 8081 may be taken on the host: free ones (or none) instead
     env["DURABLETASK_EMULATOR_DASHBOARD_PORT"] = str(dashboard or _free_port())
     env["DURABLETASK_EMULATOR_HEALTH_PORT"] = str(health or _free_port())
+    env["DURABLETASK_EMULATOR_DAPR_PORT"] = str(_free_port())
     return env
 
 
@@ -499,7 +500,7 @@ def test_image_is_a_non_root_service_with_healthcheck_and_exec_form_command(imag
     config = image["Config"]
     user = config.get("User", "")
     assert user and user.split(":")[0] not in ("0", "root"), f"runs as {user!r}"
-    assert _exposed_ports(image) == [4001, 8080, 8081, 8082]
+    assert _exposed_ports(image) == [4001, 8080, 8081, 8082, 50001]
     assert _healthcheck(image) == ["CMD", "durabletask-emulator", "health"]
     command = _command(image)
     assert command == ["durabletask-emulator", "start", "--no-console"], command
@@ -508,6 +509,7 @@ def test_image_is_a_non_root_service_with_healthcheck_and_exec_form_command(imag
     assert env["DURABLETASK_EMULATOR_HOST"] == "0.0.0.0"
     assert env["DURABLETASK_EMULATOR_PORT"] == "4001 8080"
     assert env["DURABLETASK_EMULATOR_DASHBOARD_PORT"] == "8082" and env["DURABLETASK_EMULATOR_HEALTH_PORT"] == "8081"
+    assert env["DURABLETASK_EMULATOR_DAPR_PORT"] == "50001"
     assert env["DURABLETASK_EMULATOR_LOG_FORMAT"] == "text"
 
 

@@ -1,0 +1,124 @@
+"""The Dapr Workflow dialect on --dapr-port: the unmodified Dapr Python SDK (dapr-ext-workflow 1.18)
+runs activities, child workflows, timers, when_all and events; the Microsoft-dialect clients see
+the same instances. The wire rewriting itself is checked field by field."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from emulator import InMemoryOrchestrationBackend
+from emulator.config import Config
+from emulator.dapr import dialect, wire
+
+APP = Path(__file__).parent / "dapr" / "app.py"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def dapr_backend(request, tmp_path):
+    db = str(tmp_path / "dapr.db") if request.param == "sqlite" else None
+    # keep-alive pings every 0.1 s: a Dapr 1.18 worker that received one would reconnect
+    config = Config(health_ping_interval=0.1)
+    backend = InMemoryOrchestrationBackend(port=0, db_path=db, dapr_port=0, config=config)
+    backend.start()
+    yield backend
+    backend.stop()
+
+
+@pytest.mark.timeout(90)
+def test_dapr_sdk_runs_activities_child_workflows_timers_and_events(dapr_backend, caplog):
+    caplog.set_level(logging.INFO, logger="emulator")
+    run = subprocess.run(
+        [sys.executable, str(APP), dapr_backend.dapr_address, "dapr-order"],
+        capture_output=True,
+        text=True,
+        timeout=80,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["status"] == "COMPLETED", result
+    output = result["output"]
+    assert output["first"]["greeting"] == "hi bob" and output["child"] == "hi child 7"
+    assert output["both"] == ["hi x", "hi y"] and output["event"] == {"ok": True}
+    # the task execution ID the Dapr SDK chose reached the activity (daprd passes it through)
+    assert len(output["first"]["taskExecutionId"]) == 36
+    # the Microsoft dialect sees the same instance on the same engine
+    client = TaskHubGrpcClient(host_address=dapr_backend.address)
+    try:
+        state = client.get_orchestration_state("dapr-order")
+        assert state.runtime_status == OrchestrationStatus.COMPLETED and state.name == "parent"
+        assert json.loads(state.serialized_output) == output
+    finally:
+        client.close()
+    # one connection for the whole run: no health ping (unknown to Dapr 1.18) made the worker reconnect
+    assert len(re.findall(r"worker \d+ connected", caplog.text)) == 1, caplog.text
+
+
+def _schedule_task_action_dapr(execution_id: str) -> bytes:
+    """A Dapr ScheduleTaskAction: name 1, input 3 (a StringValue), router 4 (a TaskRouter), taskExecutionId 5."""
+    router = wire.encode([wire.string(1, "app-a"), wire.string(2, "app-b")])
+    return wire.encode(
+        [
+            wire.string(1, "hello"),
+            (3, wire.LEN, wire.encode([wire.string(1, '"x"')])),
+            (4, wire.LEN, router),
+            wire.string(5, execution_id),
+        ]
+    )
+
+
+def test_inbound_actions_lose_router_and_keep_the_task_execution_id_as_a_tag():
+    router = (9, wire.LEN, wire.encode([wire.string(1, "app-a")]))
+    action = wire.encode([(1, wire.VARINT, 3), (2, wire.LEN, _schedule_task_action_dapr("tx-1")), router])
+    child = wire.encode(
+        [wire.string(1, "kid"), wire.string(2, "child"), (5, wire.LEN, b"\x0a\x01a"), wire.string(6, "all")]
+    )
+    child_action = wire.encode([(1, wire.VARINT, 4), (3, wire.LEN, child), router])
+    response = wire.encode(
+        [wire.string(1, "inst"), (2, wire.LEN, action), (2, wire.LEN, child_action), (6, wire.LEN, b"\x0a\x02v1")]
+    )
+    parsed = pb.OrchestratorResponse.FromString(dialect.orchestrator_response_in(response))
+    first, second = parsed.actions
+    assert first.WhichOneof("orchestratorActionType") == "scheduleTask"  # not read as a rewind
+    assert dict(first.scheduleTask.tags) == {dialect.TASK_EXECUTION_TAG: "tx-1"}
+    assert not first.scheduleTask.HasField("parentTraceContext") and first.scheduleTask.name == "hello"
+    assert second.createSubOrchestration.instanceId == "kid"
+    assert not second.createSubOrchestration.HasField("parentTraceContext") and not second.createSubOrchestration.tags
+    assert not parsed.HasField("orchestrationTraceContext")
+
+
+def test_outbound_work_items_carry_the_execution_id_and_never_a_health_ping():
+    assert dialect.work_item_out(pb.WorkItem(healthPing=pb.HealthPing()).SerializeToString()) is None
+    request = pb.ActivityRequest(name="hello", taskId=1, tags={dialect.TASK_EXECUTION_TAG: "tx-9", "other": "x"})
+    item = dict(
+        (n, v)
+        for n, _, v in wire.parse(dialect.work_item_out(pb.WorkItem(activityRequest=request).SerializeToString()))
+    )
+    fields = wire.parse(item[2])
+    assert (7, wire.LEN, b"tx-9") in fields and sum(1 for n, _, _ in fields if n == 7) == 1
+    scheduled = pb.HistoryEvent(
+        eventId=1, taskScheduled=pb.TaskScheduledEvent(name="hello", tags={dialect.TASK_EXECUTION_TAG: "tx-9"})
+    )
+    orchestrator = pb.WorkItem(orchestratorRequest=pb.OrchestratorRequest(instanceId="i", pastEvents=[scheduled]))
+    out = dict((n, v) for n, _, v in wire.parse(dialect.work_item_out(orchestrator.SerializeToString())))
+    event = dict((n, v) for n, _, v in wire.parse(dict((n, v) for n, _, v in wire.parse(out[1]))[3]))
+    assert (5, wire.LEN, b"tx-9") in wire.parse(event[6])
+
+
+def test_start_serves_the_dapr_port():
+    from tests.test_cli import _start
+
+    proc, _ = _start("--port", "0", "--dapr-port", "0")
+    try:
+        assert "Dapr dialect on port " in proc.banner
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
