@@ -122,3 +122,41 @@ def test_start_serves_the_dapr_port():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def ms_history(stub, instance_id: str) -> list:
+    chunks = stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id))
+    return [e for chunk in chunks for e in chunk.events]
+
+
+def test_dapr_only_rpcs_list_instance_ids_and_get_instance_history(dapr_backend):
+    import grpc
+    from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+    ms = stubs.TaskHubSidecarServiceStub(grpc.insecure_channel(dapr_backend.address))
+    for i in range(3):
+        ms.StartInstance(pb.CreateInstanceRequest(instanceId=f"wf-{i}", name="nobody-runs-me"))
+    channel = grpc.insecure_channel(dapr_backend.dapr_address)
+    list_ids = channel.unary_unary("/TaskHubSidecarService/ListInstanceIDs")
+    history = channel.unary_unary("/TaskHubSidecarService/GetInstanceHistory")
+
+    seen, token = [], None
+    while True:
+        request = [(2, wire.VARINT, 2)] + ([wire.string(1, token)] if token else [])
+        reply = wire.parse(list_ids(wire.encode(request)))
+        seen += [v.decode() for n, _, v in reply if n == 1]
+        token = next((v.decode() for n, _, v in reply if n == 2), None)
+        if token is None:
+            break
+    assert seen == ["wf-0", "wf-1", "wf-2"]
+    with pytest.raises(grpc.RpcError) as err:
+        list_ids(wire.encode([wire.string(1, "not-a-token")]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "not a continuation token" in err.value.details()
+
+    ms.TerminateInstance(pb.TerminateRequest(instanceId="wf-1"))  # no worker: at once, into its history
+    events = [pb.HistoryEvent.FromString(v) for n, _, v in wire.parse(history(wire.encode([wire.string(1, "wf-1")])))]
+    kinds = [e.WhichOneof("eventType") for e in events]
+    assert kinds and kinds == [e.WhichOneof("eventType") for e in ms_history(ms, "wf-1")], kinds
+    with pytest.raises(grpc.RpcError) as err:
+        history(wire.encode([wire.string(1, "ghost")]))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -2,7 +2,8 @@
 
 Only the messages that differ are touched (see :mod:`emulator.dapr.dialect`); every other RPC
 passes its bytes through unchanged. Dapr names ``CompleteOrchestratorTask`` also
-``CompleteWorkflowTask``.
+``CompleteWorkflowTask``, and adds ``ListInstanceIDs`` and ``GetInstanceHistory``, served here on
+the wire format directly (their messages exist only in Dapr's dialect).
 """
 
 from __future__ import annotations
@@ -13,8 +14,30 @@ import grpc
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import message_factory
 
-from emulator.dapr import dialect
+from emulator.dapr import dialect, wire
+from emulator.engine.queries import InstanceFilter
 from emulator.service import SERVICE, Servicer, _guard_stream, _guard_unary
+
+#: The continuation tokens of Dapr's ListInstanceIDs are a listing of their own.
+LIST_INSTANCE_IDS = "ListInstanceIDs"
+
+
+async def list_instance_ids(hub, request: bytes, context) -> bytes:
+    """Dapr's ``ListInstanceIDs``: every instance ID in ID order, paged (continuationToken 1, pageSize 2)."""
+    fields = {n: v for n, _, v in wire.parse(request)}
+    token = fields.get(1, b"").decode() or None
+    states, next_token = hub.query(InstanceFilter(), int(fields.get(2, 0)), token, listing=LIST_INSTANCE_IDS)
+    out = [wire.string(1, s.instanceId) for s in states]
+    if next_token:
+        out.append(wire.string(2, next_token))
+    return wire.encode(out)
+
+
+async def get_instance_history(hub, request: bytes, context) -> bytes:
+    """Dapr's ``GetInstanceHistory``: the whole history, as a Dapr worker would read it."""
+    fields = {n: v for n, _, v in wire.parse(request)}
+    events = hub.history(fields.get(1, b"").decode())
+    return wire.encode([(1, wire.LEN, dialect.history_event_out(e.SerializeToString())) for e in events])
 
 
 def _work_items(fn):
@@ -59,4 +82,8 @@ def dapr_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
                 response_serializer=response_cls.SerializeToString,
             )
     handlers["CompleteWorkflowTask"] = handlers["CompleteOrchestratorTask"]
+    for name, fn in (("ListInstanceIDs", list_instance_ids), ("GetInstanceHistory", get_instance_history)):
+        handlers[name] = grpc.unary_unary_rpc_method_handler(
+            _guard_unary(name, fn, servicer.hub_of), request_deserializer=None, response_serializer=None
+        )
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
