@@ -48,6 +48,8 @@ def test_dapr_sdk_runs_activities_child_workflows_timers_and_events(dapr_backend
     output = result["output"]
     assert output["first"]["greeting"] == "hi bob" and output["child"] == "hi child 7"
     assert output["both"] == ["hi x", "hi y"] and output["event"] == {"ok": True}
+    # is_patched agrees on every replay: the version the worker sent is kept in the history
+    assert result["patched"] == {"status": "COMPLETED", "output": [True, True, True], "failure": None}, result
     # the task execution ID the Dapr SDK chose reached the activity (daprd passes it through)
     assert len(output["first"]["taskExecutionId"]) == 36
     # the Microsoft dialect sees the same instance on the same engine
@@ -85,7 +87,9 @@ def test_inbound_actions_lose_router_and_keep_the_task_execution_id_as_a_tag():
     response = wire.encode(
         [wire.string(1, "inst"), (2, wire.LEN, action), (2, wire.LEN, child_action), (6, wire.LEN, b"\x0a\x02v1")]
     )
-    parsed = pb.OrchestratorResponse.FromString(dialect.orchestrator_response_in(response))
+    translated, started_fields = dialect.orchestrator_response_in(response)
+    parsed = pb.OrchestratorResponse.FromString(translated)
+    assert started_fields == wire.encode([(1, wire.LEN, b"\x0a\x02v1")])  # the version, kept for replay
     first, second = parsed.actions
     assert first.WhichOneof("orchestratorActionType") == "scheduleTask"  # not read as a rewind
     assert dict(first.scheduleTask.tags) == {dialect.TASK_EXECUTION_TAG: "tx-1"}

@@ -3,8 +3,9 @@
 Inbound (a Dapr worker's answer): ``OrchestratorAction`` 9 is Dapr's ``router``, not
 ``rewindOrchestration``; ``ScheduleTaskAction`` 4 and 5 are ``router`` and ``taskExecutionId``,
 not ``tags`` and ``parentTraceContext``; ``CreateChildWorkflowAction`` 5 and 6 are ``router`` and
-``historyPropagationScope``; ``WorkflowResponse`` 6 is the workflow ``version``. The task
-execution ID travels through the engine as the task's tag ``dapr.taskExecutionId``.
+``historyPropagationScope``; ``WorkflowResponse`` 6 is the workflow ``version``, kept in the
+turn's OrchestratorStarted event. The task execution ID travels through the engine as the task's
+tag ``dapr.taskExecutionId``.
 
 Outbound (work items): ``WorkItem`` 4 ``healthPing`` does not exist for Dapr 1.18 workers (they
 reconnect on it), so it is dropped; ``ActivityRequest`` 7 and ``TaskScheduledEvent`` 5 are Dapr's
@@ -51,16 +52,19 @@ def _action_in(data: bytes) -> bytes:
     return wire.encode(out)
 
 
-def orchestrator_response_in(data: bytes) -> bytes:
-    """A Dapr ``WorkflowResponse`` as Microsoft's ``OrchestratorResponse``."""
-    out = []
+def orchestrator_response_in(data: bytes) -> tuple[bytes, bytes]:
+    """A Dapr ``WorkflowResponse`` as Microsoft's ``OrchestratorResponse``, and the fields to keep
+    with the turn's OrchestratorStarted event: Dapr's ``version`` (name and patches) is field 1 of
+    its ``WorkflowStartedEvent``, where a Dapr worker reads it back on replay (``is_patched``)."""
+    out, started = [], []
     for number, kind, value in wire.parse(data):
-        if number == 6:  # the workflow's version (name and patches): not kept yet
+        if number == 6 and kind == wire.LEN:  # the workflow's version
+            started.append((1, wire.LEN, value))
             continue
         if number == 2 and kind == wire.LEN:
             value = _action_in(value)
         out.append((number, kind, value))
-    return wire.encode(out)
+    return wire.encode(out), wire.encode(started)
 
 
 # ------------------------------------------------------------------ outbound

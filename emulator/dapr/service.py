@@ -51,6 +51,17 @@ def _work_items(fn):
     return stream
 
 
+def _workflow_response(data: bytes):
+    response, started_fields = dialect.orchestrator_response_in(data)
+    return pb.OrchestratorResponse.FromString(response), started_fields
+
+
+async def complete_workflow_task(hub, request, context):
+    response, started_fields = request
+    hub.complete_orchestrator(response, started_fields)
+    return pb.CompleteTaskResponse()
+
+
 def dapr_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
     handlers = {}
     for method in SERVICE.methods:
@@ -59,10 +70,8 @@ def dapr_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
         fn = getattr(servicer, method.name)
         deserialize = request_cls.FromString
         if method.name == "CompleteOrchestratorTask":
-
-            def deserialize(data: bytes):
-                return pb.OrchestratorResponse.FromString(dialect.orchestrator_response_in(data))
-
+            fn = complete_workflow_task
+            deserialize = _workflow_response
         if method.name == "GetWorkItems":
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 _guard_stream(method.name, _work_items(fn), servicer.hub_of),

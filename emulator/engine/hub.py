@@ -847,7 +847,9 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                     self._enqueue_event(inst, ev.event(now, taskCompleted=done))
             self._pump()
 
-    def complete_orchestrator(self, resp: pb.OrchestratorResponse) -> None:
+    def complete_orchestrator(self, resp: pb.OrchestratorResponse, started_fields: bytes = b"") -> None:
+        """Apply a worker's answer. ``started_fields``: serialized fields a protocol dialect keeps with
+        this turn's OrchestratorStarted event (the engine stores them without reading them)."""
         with self._op():
             lease = self._take_lease(resp.completionToken, ORCHESTRATOR, resp.instanceId)
             if resp.instanceId and resp.instanceId != lease.instance_id:
@@ -860,6 +862,8 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 self._pump()
                 return  # the instance was terminated, purged or replaced meanwhile
             inst.lease = None
+            if started_fields and lease.item and lease.item[0].HasField("orchestratorStarted"):
+                lease.item[0].orchestratorStarted.MergeFromString(started_fields)
             problem = self._invalid_action(resp.actions)
             if problem is not None:
                 self._fail(inst, "EmulatorProtocolError", problem)

@@ -42,18 +42,35 @@ def parent(ctx, x):
     return {"first": first, "child": from_child, "both": [r["greeting"] for r in both], "event": event}
 
 
+@runtime.workflow(name="patched")
+def patched(ctx, _):
+    seen = [ctx.is_patched("v2")]
+    yield ctx.call_activity(hello, input="between")  # a second turn: the first is replayed
+    seen.append(ctx.is_patched("v2"))
+    yield ctx.create_timer(timedelta(milliseconds=50))
+    seen.append(ctx.is_patched("v2"))
+    return seen
+
+
 runtime.start()
 client = wf.DaprWorkflowClient()
 instance_id = client.schedule_new_workflow(workflow=parent, input=7, instance_id=sys.argv[2])
 client.wait_for_workflow_start(instance_id, timeout_in_seconds=20)
 client.raise_workflow_event(instance_id, "go", data={"ok": True})
 state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=30)
+patched_id = client.schedule_new_workflow(workflow=patched, instance_id=sys.argv[2] + "-patched")
+patched_state = client.wait_for_workflow_completion(patched_id, timeout_in_seconds=30)
 print(
     json.dumps(
         {
             "status": state.runtime_status.name,
             "output": json.loads(state.serialized_output) if state.serialized_output else None,
             "failure": state.failure_details.message if state.failure_details else None,
+            "patched": {
+                "status": patched_state.runtime_status.name,
+                "output": json.loads(patched_state.serialized_output) if patched_state.serialized_output else None,
+                "failure": patched_state.failure_details.message if patched_state.failure_details else None,
+            },
         }
     )
 )
