@@ -376,24 +376,30 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
-def generic_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
-    """Method handlers for every RPC of the service, built from its descriptor."""
-    handlers = {}
+def generic_handler(servicer: Servicer, adapt=None, extra: dict | None = None) -> grpc.GenericRpcHandler:
+    """Method handlers for every RPC of the service, built from its descriptor.
+
+    A protocol dialect passes ``adapt(name, fn, deserialize) -> (fn, deserialize)`` to translate
+    some methods at the edge, and ``extra`` handlers for RPCs only it has.
+    """
+    handlers = dict(extra or {})
     for method in SERVICE.methods:
         request_cls = message_factory.GetMessageClass(method.input_type)
         response_cls = message_factory.GetMessageClass(method.output_type)
-        fn = getattr(servicer, method.name)
+        fn, deserialize = getattr(servicer, method.name), request_cls.FromString
+        if adapt is not None:
+            fn, deserialize = adapt(method.name, fn, deserialize)
         if method.server_streaming:
             serializer = _identity if method.name == "GetWorkItems" else response_cls.SerializeToString
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 _guard_stream(method.name, fn, servicer.hub_of),
-                request_deserializer=request_cls.FromString,
+                request_deserializer=deserialize,
                 response_serializer=serializer,
             )
         else:
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
                 _guard_unary(method.name, fn, servicer.hub_of),
-                request_deserializer=request_cls.FromString,
+                request_deserializer=deserialize,
                 response_serializer=response_cls.SerializeToString,
             )
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)

@@ -12,11 +12,10 @@ import functools
 
 import grpc
 from durabletask.internal import orchestrator_service_pb2 as pb
-from google.protobuf import message_factory
 
 from emulator.dapr import dialect, wire
 from emulator.engine.queries import InstanceFilter
-from emulator.service import SERVICE, Servicer, _guard_stream, _guard_unary
+from emulator.service import Servicer, _guard_unary, generic_handler
 
 #: The continuation tokens of Dapr's ListInstanceIDs are a listing of their own.
 LIST_INSTANCE_IDS = "ListInstanceIDs"
@@ -62,37 +61,28 @@ async def complete_workflow_task(hub, request, context):
     return pb.CompleteTaskResponse()
 
 
+def _adapt(name: str, fn, deserialize):
+    if name == "CompleteOrchestratorTask":
+        return complete_workflow_task, _workflow_response
+    if name == "GetWorkItems":
+        return _work_items(fn), deserialize
+    return fn, deserialize
+
+
 def dapr_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
-    handlers = {}
-    for method in SERVICE.methods:
-        request_cls = message_factory.GetMessageClass(method.input_type)
-        response_cls = message_factory.GetMessageClass(method.output_type)
-        fn = getattr(servicer, method.name)
-        deserialize = request_cls.FromString
-        if method.name == "CompleteOrchestratorTask":
-            fn = complete_workflow_task
-            deserialize = _workflow_response
-        if method.name == "GetWorkItems":
-            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _guard_stream(method.name, _work_items(fn), servicer.hub_of),
-                request_deserializer=deserialize,
-                response_serializer=lambda data: data,
-            )
-        elif method.server_streaming:
-            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _guard_stream(method.name, fn, servicer.hub_of),
-                request_deserializer=deserialize,
-                response_serializer=response_cls.SerializeToString,
-            )
-        else:
-            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                _guard_unary(method.name, fn, servicer.hub_of),
-                request_deserializer=deserialize,
-                response_serializer=response_cls.SerializeToString,
-            )
-    handlers["CompleteWorkflowTask"] = handlers["CompleteOrchestratorTask"]
-    for name, fn in (("ListInstanceIDs", list_instance_ids), ("GetInstanceHistory", get_instance_history)):
-        handlers[name] = grpc.unary_unary_rpc_method_handler(
-            _guard_unary(name, fn, servicer.hub_of), request_deserializer=None, response_serializer=None
+    def unary(name: str, fn, deserialize=None, serialize=None):
+        return grpc.unary_unary_rpc_method_handler(
+            _guard_unary(name, fn, servicer.hub_of), request_deserializer=deserialize, response_serializer=serialize
         )
-    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+
+    extra = {
+        "CompleteWorkflowTask": unary(
+            "CompleteWorkflowTask",
+            complete_workflow_task,
+            _workflow_response,
+            pb.CompleteTaskResponse.SerializeToString,
+        ),
+        "ListInstanceIDs": unary("ListInstanceIDs", list_instance_ids),
+        "GetInstanceHistory": unary("GetInstanceHistory", get_instance_history),
+    }
+    return generic_handler(servicer, _adapt, extra)

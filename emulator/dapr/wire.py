@@ -6,6 +6,8 @@ fields, bytes for length-delimited ones (strings, bytes, nested messages, map en
 
 from __future__ import annotations
 
+from emulator.engine.events import varint as _put_varint
+
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 
 Field = tuple[int, int, object]
@@ -24,18 +26,6 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise ValueError("varint too long")
-
-
-def _put_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def parse(data: bytes) -> list[Field]:

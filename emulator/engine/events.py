@@ -68,7 +68,8 @@ def decode_history(data: bytes | bytearray) -> Sequence[HistoryEvent]:
     return pb.OrchestratorRequest.FromString(bytes(data)).pastEvents
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """``n`` as a protobuf base-128 varint."""
     out = bytearray()
     while True:
         bits = n & 0x7F
@@ -95,7 +96,7 @@ def orchestrator_work_item(
     ).SerializeToString()
     size = len(head) + len(past)
     tail = pb.WorkItem(completionToken=token).SerializeToString()
-    return b"".join((b"\x0a", _varint(size), head, past, tail))
+    return b"".join((b"\x0a", varint(size), head, past, tail))
 
 
 def health_ping() -> bytes:
