@@ -18,13 +18,21 @@ Fixtures:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from emulator.testing import InMemoryOrchestrationBackend, TaskHubHandle
+if TYPE_CHECKING:
+    from emulator.testing import InMemoryOrchestrationBackend, TaskHubHandle
+
+# Nothing of the emulator is imported when pytest loads this plugin, only when a fixture is used:
+# its generated protocol messages would otherwise be in protobuf's default pool in every pytest
+# session, where they clash with the Dapr SDK's copy of the same names ("duplicate symbol").
 
 
 def _started_backend() -> Iterator[InMemoryOrchestrationBackend]:
+    from emulator.testing import InMemoryOrchestrationBackend
+
     backend = InMemoryOrchestrationBackend(port=0)
     backend.start()
     try:

@@ -12,11 +12,14 @@ import asyncio
 import functools
 import logging
 import threading
+from dataclasses import dataclass
 
 import grpc
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import empty_pb2, message_factory
+from google.protobuf.message import DecodeError
 
+from emulator import wire
 from emulator.config import Config
 from emulator.engine import Engine, tokens
 from emulator.engine import events as ev
@@ -44,6 +47,8 @@ _END_STREAM = object()
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
 #: The metadata key by which DTS clients name their task hub.
 TASKHUB_HEADER = "taskhub"
+#: Said with an answer this port cannot read: the likeliest cause is a worker of the other dialect.
+DIALECT_HINT = " (a Dapr Workflow worker speaks Dapr's dialect of this protocol: connect it to the --dapr-port)"
 
 _STATUS = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -279,7 +284,9 @@ class Servicer:
         hub.complete_activity(req)
         return pb.CompleteTaskResponse()
 
-    async def CompleteOrchestratorTask(self, hub: TaskHub, req: pb.OrchestratorResponse, context):
+    async def CompleteOrchestratorTask(self, hub: TaskHub, req: pb.OrchestratorResponse | Unreadable, context):
+        if isinstance(req, Unreadable):
+            req.refuse(hub)
         hub.complete_orchestrator(req)
         return pb.CompleteTaskResponse()
 
@@ -376,6 +383,36 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
+@dataclass
+class Unreadable:
+    """A worker's ``OrchestratorResponse`` whose bytes do not parse, with what names its work item.
+
+    It reaches the handler (rather than grpc's bare "Exception deserializing request"), which fails
+    that one instance with the reason: left leased, it would be delivered and misread again."""
+
+    instance_id: str
+    token: str
+    problem: str
+
+    @classmethod
+    def of(cls, data: bytes, error: Exception, hint: str = DIALECT_HINT) -> Unreadable:
+        fields = wire.leading_strings(data)
+        problem = f"the worker's answer ({len(data)} bytes) is not a valid OrchestratorResponse: {error}{hint}"
+        return cls(fields.get(1, ""), fields.get(4, ""), problem)
+
+    def refuse(self, hub: TaskHub) -> None:
+        if not self.token:
+            raise InvalidRequest(self.problem)
+        hub.refuse_orchestrator_response(self.token, self.instance_id, self.problem)
+
+
+def read_orchestrator_response(data: bytes) -> pb.OrchestratorResponse | Unreadable:
+    try:
+        return pb.OrchestratorResponse.FromString(data)
+    except DecodeError as e:
+        return Unreadable.of(data, e)
+
+
 def generic_handler(servicer: Servicer, adapt=None, extra: dict | None = None) -> grpc.GenericRpcHandler:
     """Method handlers for every RPC of the service, built from its descriptor.
 
@@ -387,6 +424,8 @@ def generic_handler(servicer: Servicer, adapt=None, extra: dict | None = None) -
         request_cls = message_factory.GetMessageClass(method.input_type)
         response_cls = message_factory.GetMessageClass(method.output_type)
         fn, deserialize = getattr(servicer, method.name), request_cls.FromString
+        if method.name == "CompleteOrchestratorTask":
+            deserialize = read_orchestrator_response
         if adapt is not None:
             fn, deserialize = adapt(method.name, fn, deserialize)
         if method.server_streaming:

@@ -254,8 +254,19 @@ def _respond(raw, item, actions):
             ),
             "not an entity instance ID",
         ),
+        # what a Dapr worker's empty ``router`` (its field 9) reads as in this dialect
+        (pb.OrchestratorAction(id=7, rewindOrchestration=pb.RewindOrchestrationAction()), "no history to rewind"),
+        (
+            pb.OrchestratorAction(
+                id=8,
+                rewindOrchestration=pb.RewindOrchestrationAction(
+                    newHistory=[pb.HistoryEvent(eventId=-1, executionStarted=pb.ExecutionStartedEvent(name="x"))]
+                ),
+            ),
+            "not being rewound",
+        ),
     ],
-    ids=["no-type", "no-activity-name", "timer-without-time", "bad-entity-id"],
+    ids=["no-type", "no-activity-name", "timer-without-time", "bad-entity-id", "empty-rewind", "unasked-rewind"],
 )
 def test_malformed_action_fails_only_that_instance(backend, client, action, words):
     raw = RawWorker(backend)
@@ -274,6 +285,40 @@ def test_malformed_action_fails_only_that_instance(backend, client, action, word
         assert state.runtime_status == OrchestrationStatus.FAILED
         assert state.failure_details.error_type == "EmulatorProtocolError"
         assert words in state.failure_details.message
+        complete_orchestration(raw.stub, items[good], '"unaffected"')
+        assert client.wait_for_orchestration_completion(good, timeout=10).serialized_output == '"unaffected"'
+    finally:
+        raw.close()
+
+
+def test_an_answer_that_does_not_parse_fails_only_its_instance_and_names_the_dapr_port(backend, client):
+    """A Dapr worker on the Microsoft port sends a GUID where a TraceContext belongs: the bytes do
+    not parse. The instance fails at once with the reason, not after a lease timeout."""
+    from emulator import wire
+
+    raw = RawWorker(backend)
+    try:
+        bad = client.schedule_new_orchestration("unreadable", instance_id="unreadable")
+        good = client.schedule_new_orchestration("readable", instance_id="readable")
+        items = {}
+        while len(items) < 2:
+            item = raw.next()
+            items[item.orchestratorRequest.instanceId] = item
+        task = wire.encode([wire.string(1, "hello"), (5, wire.LEN, b"\x0a\xff")])  # a truncated TraceContext
+        action = wire.encode([(1, wire.VARINT, 1), (2, wire.LEN, task)])
+        answer = wire.encode([wire.string(1, bad), (2, wire.LEN, action), wire.string(4, items[bad].completionToken)])
+        complete = raw.channel.unary_unary("/TaskHubSidecarService/CompleteOrchestratorTask")
+        with pytest.raises(grpc.RpcError) as err:
+            complete(answer)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a valid OrchestratorResponse" in err.value.details() and "--dapr-port" in err.value.details()
+        state = client.get_orchestration_state(bad)
+        assert state.runtime_status == OrchestrationStatus.FAILED
+        assert state.failure_details.error_type == "EmulatorProtocolError"
+        assert "--dapr-port" in state.failure_details.message
+        with pytest.raises(grpc.RpcError) as err:  # nothing names a work item: refused, nothing else changes
+            complete(b"\x0a\xff")
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         complete_orchestration(raw.stub, items[good], '"unaffected"')
         assert client.wait_for_orchestration_completion(good, timeout=10).serialized_output == '"unaffected"'
     finally:

@@ -15,9 +15,9 @@ import pytest
 from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from durabletask.internal import orchestrator_service_pb2 as pb
 
-from emulator import InMemoryOrchestrationBackend
+from emulator import InMemoryOrchestrationBackend, wire
 from emulator.config import Config
-from emulator.dapr import dialect, wire
+from emulator.dapr import dialect
 
 APP = Path(__file__).parent / "dapr" / "app.py"
 

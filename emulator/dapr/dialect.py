@@ -14,7 +14,7 @@ reconnect on it), so it is dropped; ``ActivityRequest`` 7 and ``TaskScheduledEve
 
 from __future__ import annotations
 
-from emulator.dapr import wire
+from emulator import wire
 
 TASK_EXECUTION_TAG = "dapr.taskExecutionId"
 

@@ -12,10 +12,12 @@ import functools
 
 import grpc
 from durabletask.internal import orchestrator_service_pb2 as pb
+from google.protobuf.message import DecodeError
 
-from emulator.dapr import dialect, wire
+from emulator import wire
+from emulator.dapr import dialect
 from emulator.engine.queries import InstanceFilter
-from emulator.service import Servicer, _guard_unary, generic_handler
+from emulator.service import Servicer, Unreadable, _guard_unary, generic_handler
 
 #: The continuation tokens of Dapr's ListInstanceIDs are a listing of their own.
 LIST_INSTANCE_IDS = "ListInstanceIDs"
@@ -51,12 +53,17 @@ def _work_items(fn):
 
 
 def _workflow_response(data: bytes):
-    response, started_fields = dialect.orchestrator_response_in(data)
-    return pb.OrchestratorResponse.FromString(response), started_fields
+    try:
+        response, started_fields = dialect.orchestrator_response_in(data)
+        return pb.OrchestratorResponse.FromString(response), started_fields
+    except (ValueError, DecodeError) as e:  # wire.parse raises ValueError on damage
+        return Unreadable.of(data, e, hint=""), b""
 
 
 async def complete_workflow_task(hub, request, context):
     response, started_fields = request
+    if isinstance(response, Unreadable):
+        response.refuse(hub)
     hub.complete_orchestrator(response, started_fields)
     return pb.CompleteTaskResponse()
 

@@ -847,24 +847,41 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                     self._enqueue_event(inst, ev.event(now, taskCompleted=done))
             self._pump()
 
+    def _end_orchestrator_lease(self, token: str, instance_id: str):
+        """``(lease, instance)`` for a worker's answer; instance None if it no longer holds the lease."""
+        lease = self._take_lease(token, ORCHESTRATOR, instance_id)
+        if instance_id and instance_id != lease.instance_id:
+            raise InvalidRequest(
+                f"completion token '{lease.token}' is for instance '{lease.instance_id}', not '{instance_id}'"
+            )
+        self._dispatch.release(lease, "completed")
+        inst = self._store.get(lease.instance_id)
+        if inst is None or inst.lease is not lease:
+            self._pump()
+            return lease, None
+        inst.lease = None
+        return lease, inst
+
+    def refuse_orchestrator_response(self, token: str, instance_id: str, problem: str) -> None:
+        """A worker's answer that could not be read: fail its instance with ``problem`` (and raise
+        InvalidRequest), rather than leave it leased until the lease runs out and is read again."""
+        with self._op():
+            _, inst = self._end_orchestrator_lease(token, instance_id)
+            if inst is not None:
+                self._fail(inst, "EmulatorProtocolError", problem)
+                self._pump()
+        raise InvalidRequest(problem)
+
     def complete_orchestrator(self, resp: pb.OrchestratorResponse, started_fields: bytes = b"") -> None:
         """Apply a worker's answer. ``started_fields``: serialized fields a protocol dialect keeps with
         this turn's OrchestratorStarted event (the engine stores them without reading them)."""
         with self._op():
-            lease = self._take_lease(resp.completionToken, ORCHESTRATOR, resp.instanceId)
-            if resp.instanceId and resp.instanceId != lease.instance_id:
-                raise InvalidRequest(
-                    f"completion token '{lease.token}' is for instance '{lease.instance_id}', not '{resp.instanceId}'"
-                )
-            self._dispatch.release(lease, "completed")
-            inst = self._store.get(lease.instance_id)
-            if inst is None or inst.lease is not lease:
-                self._pump()
+            lease, inst = self._end_orchestrator_lease(resp.completionToken, resp.instanceId)
+            if inst is None:
                 return  # the instance was terminated, purged or replaced meanwhile
-            inst.lease = None
             if started_fields and lease.item and lease.item[0].HasField("orchestratorStarted"):
                 lease.item[0].orchestratorStarted.MergeFromString(started_fields)
-            problem = self._invalid_action(resp.actions)
+            problem = self._invalid_action(inst, resp.actions)
             if problem is not None:
                 self._fail(inst, "EmulatorProtocolError", problem)
                 self._pump()

@@ -48,6 +48,9 @@ def _check_action(action: pb.OrchestratorAction) -> str | None:
             f"completeOrchestration action {action.id} has status "
             f"{pb.OrchestrationStatus.Name(body.orchestrationStatus)}, which is not a final status"
         )
+    if kind == "rewindOrchestration" and not any(e.HasField("executionStarted") for e in body.newHistory):
+        # also what a Dapr worker's action looks like read in this dialect (its field 9 is ``router``)
+        return f"rewindOrchestration action {action.id} carries no history to rewind to (empty or malformed)"
     if kind == "sendEntityMessage":
         if body.WhichOneof("EntityMessageType") is None:
             return f"sendEntityMessage action {action.id} carries no entity message"
@@ -75,11 +78,13 @@ class OrchestrationRules:
         raise WorkItemNotFound(f"no outstanding work item has completion token '{token}'")
 
     @staticmethod
-    def _invalid_action(actions) -> str | None:
+    def _invalid_action(inst: Instance, actions) -> str | None:
         for action in actions:
             problem = _check_action(action)
             if problem is not None:
                 return problem
+            if action.HasField("rewindOrchestration") and not inst.rewinding:
+                return f"rewindOrchestration action {action.id} for '{inst.instance_id}', which is not being rewound"
         return None
 
     # ------------------------------------------------------------------ applying a response

@@ -1,4 +1,5 @@
-"""Just enough of the protobuf wire format to move fields between two dialects of one message.
+"""Just enough of the protobuf wire format to move fields between two dialects of one message, and to
+read the identifying fields of a message that does not parse.
 
 A message is a list of ``(number, wire_type, value)``: ``value`` is an int for varints and fixed
 fields, bytes for length-delimited ones (strings, bytes, nested messages, map entries).
@@ -29,7 +30,23 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
 
 
 def parse(data: bytes) -> list[Field]:
-    fields: list[Field] = []
+    return list(_scan(data))
+
+
+def leading_strings(data: bytes) -> dict[int, str]:
+    """The length-delimited fields before the first damage in ``data``, as text (a field seen twice:
+    the last). For naming the work item of a message that does not parse."""
+    found: dict[int, str] = {}
+    try:
+        for number, kind, value in _scan(data):
+            if kind == LEN:
+                found[number] = value.decode("utf-8", "replace")
+    except ValueError:
+        pass
+    return found
+
+
+def _scan(data: bytes):
     i = 0
     while i < len(data):
         key, i = _varint(data, i)
@@ -47,8 +64,7 @@ def parse(data: bytes) -> list[Field]:
                 raise ValueError("truncated length-delimited field")
         else:
             raise ValueError(f"unsupported wire type {kind}")
-        fields.append((number, kind, value))
-    return fields
+        yield number, kind, value
 
 
 def encode(fields: list[Field]) -> bytes:
