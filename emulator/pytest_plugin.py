@@ -13,6 +13,10 @@ Fixtures:
   ``.name``, ``.address``), reset and forgotten when the test ends. Tests are isolated
   without a server start each. Mark a test ``@pytest.mark.time_skipping`` to give its hub time
   skipping (see README "Testing timers").
+* ``durabletask_dapr_emulator`` -- one emulator *process* for the whole session, serving the Dapr
+  dialect too (an :class:`~emulator.process.EmulatorProcess`: ``.dapr_address``, ``.dapr_port``,
+  ``.address``). For Dapr Workflow apps, whose SDK cannot share a process with the emulator's
+  protocol messages (see README "Dapr Workflow").
 """
 
 from __future__ import annotations
@@ -63,6 +67,15 @@ def pytest_configure(config) -> None:
 def durabletask_shared_emulator() -> Iterator[InMemoryOrchestrationBackend]:
     """One started in-memory backend on a free port for the whole test session."""
     yield from _started_backend()
+
+
+@pytest.fixture(scope="session")
+def durabletask_dapr_emulator():
+    """``durabletask-emulator start --dapr-port 0`` as a child process, for the whole session."""
+    from emulator.process import EmulatorProcess
+
+    with EmulatorProcess(dapr=True) as emulator:
+        yield emulator
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ from durabletask.worker import TaskHubGrpcWorker
 from emulator import InMemoryOrchestrationBackend
 from emulator.testing import register
 
+# tests/sdk/dapr_python is a Dapr app's pytest session of its own (tests/sdk_dapr_python_runner.py):
+# the Dapr SDK cannot be imported here, where the emulator's protocol messages are.
+collect_ignore = ["sdk"]
+
 # Emulators the tests start as processes serve no dashboard unless a test asks for one: the
 # default port (8082) is one per machine, and a developer's own emulator may be holding it.
 os.environ.setdefault("DURABLETASK_EMULATOR_DASHBOARD", "false")

@@ -34,33 +34,32 @@ def dapr_backend(request, tmp_path):
 
 
 @pytest.mark.timeout(90)
-def test_dapr_sdk_runs_activities_child_workflows_timers_and_events(dapr_backend, caplog):
+def test_dapr_sdk_app_on_the_same_engine_as_microsoft_clients(dapr_backend, caplog):
+    """A Dapr app in a process of its own; the Microsoft dialect sees its instances; its worker is
+    never sent a health ping (unknown to Dapr 1.18), though they are due every 0.1 s here."""
     caplog.set_level(logging.INFO, logger="emulator")
     run = subprocess.run(
-        [sys.executable, str(APP), dapr_backend.dapr_address, "dapr-order"],
+        [sys.executable, str(APP), dapr_backend.dapr_address, "dapr-app"],
         capture_output=True,
         text=True,
         timeout=80,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
-    assert result["status"] == "COMPLETED", result
-    output = result["output"]
-    assert output["first"]["greeting"] == "hi bob" and output["child"] == "hi child 7"
-    assert output["both"] == ["hi x", "hi y"] and output["event"] == {"ok": True}
-    # is_patched agrees on every replay: the version the worker sent is kept in the history
-    assert result["patched"] == {"status": "COMPLETED", "output": [True, True, True], "failure": None}, result
-    # the task execution ID the Dapr SDK chose reached the activity (daprd passes it through)
-    assert len(output["first"]["taskExecutionId"]) == 36
-    # the Microsoft dialect sees the same instance on the same engine
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {key: r["status"] for key, r in report.items()} == dict.fromkeys(report, "COMPLETED"), report
+    assert report["parent"]["output"] == "hello child 7" and report["event"]["output"] == {"ok": True}
+    assert report["patched"]["output"] == [True, True, True]  # is_patched agrees on every replay
+    assert [len(i) for i in report["ids"]["output"]] == [36, 36]  # the SDK's task execution IDs
     client = TaskHubGrpcClient(host_address=dapr_backend.address)
     try:
-        state = client.get_orchestration_state("dapr-order")
+        state = client.get_orchestration_state("dapr-app-parent")
         assert state.runtime_status == OrchestrationStatus.COMPLETED and state.name == "parent"
-        assert json.loads(state.serialized_output) == output
+        assert json.loads(state.serialized_output) == "hello child 7"
+        child = client.get_orchestration_state("dapr-app-parent:0001")  # the SDK's child ID: parent:<task ID, hex>
+        assert child is not None and child.name == "child"
     finally:
         client.close()
-    # one connection for the whole run: no health ping (unknown to Dapr 1.18) made the worker reconnect
+    # one connection for the whole run: no health ping made the worker reconnect
     assert len(re.findall(r"worker \d+ connected", caplog.text)) == 1, caplog.text
 
 
@@ -87,9 +86,12 @@ def test_inbound_actions_lose_router_and_keep_the_task_execution_id_as_a_tag():
     response = wire.encode(
         [wire.string(1, "inst"), (2, wire.LEN, action), (2, wire.LEN, child_action), (6, wire.LEN, b"\x0a\x02v1")]
     )
-    translated, started_fields = dialect.orchestrator_response_in(response)
+    translated, started_fields, refused = dialect.orchestrator_response_in(response)
     parsed = pb.OrchestratorResponse.FromString(translated)
     assert started_fields == wire.encode([(1, wire.LEN, b"\x0a\x02v1")])  # the version, kept for replay
+    # the activity is routed from app-a to app-b: it fails at once; the child names no target app
+    assert list(refused) == [3] and refused[3].errorType == dialect.CROSS_APP_ERROR
+    assert "'hello' (task 3) is routed to app ID 'app-b'" in refused[3].errorMessage
     first, second = parsed.actions
     assert first.WhichOneof("orchestratorActionType") == "scheduleTask"  # not read as a rewind
     assert dict(first.scheduleTask.tags) == {dialect.TASK_EXECUTION_TAG: "tx-1"}
@@ -164,3 +166,48 @@ def test_dapr_only_rpcs_list_instance_ids_and_get_instance_history(dapr_backend)
     with pytest.raises(grpc.RpcError) as err:
         history(wire.encode([wire.string(1, "ghost")]))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_dapr_purge_force_and_enforce_unique_instance_id(dapr_backend):
+    """Dapr's PurgeInstancesRequest.force (4) removes an instance in any state; its
+    CreateInstanceRequest.enforceUniqueInstanceId (10) refuses an ID that exists in any state."""
+    import grpc
+
+    channel = grpc.insecure_channel(dapr_backend.dapr_address)
+    start = channel.unary_unary("/TaskHubSidecarService/StartInstance")
+    purge = channel.unary_unary("/TaskHubSidecarService/PurgeInstances")
+    get = channel.unary_unary(
+        "/TaskHubSidecarService/GetInstance", response_deserializer=pb.GetInstanceResponse.FromString
+    )
+
+    def create(instance_id: str, unique: bool) -> None:
+        start(
+            wire.encode(
+                [wire.string(1, instance_id), wire.string(2, "nobody-runs-me")] + [(10, wire.VARINT, 1)] * unique
+            )
+        )
+
+    def deleted(instance_id: str, force: bool) -> int:
+        reply = purge(wire.encode([wire.string(1, instance_id)] + [(4, wire.VARINT, 1)] * force))
+        return pb.PurgeInstancesResponse.FromString(reply).deletedInstanceCount
+
+    create("pending", unique=True)
+    assert deleted("pending", force=False) == 0  # not finished: an ordinary purge leaves it
+    with pytest.raises(grpc.RpcError) as err:
+        create("pending", unique=True)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert deleted("pending", force=True) == 1
+    assert not get(pb.GetInstanceRequest(instanceId="pending").SerializeToString()).exists
+    create("pending", unique=True)  # the ID is free again
+
+    ms = TaskHubGrpcClient(host_address=dapr_backend.address)
+    try:
+        ms.terminate_orchestration("pending")
+        ms.wait_for_orchestration_completion("pending", timeout=10)
+        with pytest.raises(grpc.RpcError) as err:  # unique: a finished instance is refused too
+            create("pending", unique=True)
+        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        create("pending", unique=False)  # without it, a finished instance is replaced
+        assert ms.get_orchestration_state("pending").runtime_status == OrchestrationStatus.PENDING
+    finally:
+        ms.close()

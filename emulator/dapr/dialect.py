@@ -14,9 +14,13 @@ reconnect on it), so it is dropped; ``ActivityRequest`` 7 and ``TaskScheduledEve
 
 from __future__ import annotations
 
+from durabletask.internal import orchestrator_service_pb2 as pb
+
 from emulator import wire
 
 TASK_EXECUTION_TAG = "dapr.taskExecutionId"
+#: The error type of a call routed to another app ID (``router.targetAppID``).
+CROSS_APP_ERROR = "CrossAppCallNotSupported"
 
 
 def _without(fields, *numbers):
@@ -39,32 +43,88 @@ def _child_workflow_in(data: bytes) -> bytes:
     return wire.encode(_without(wire.parse(data), 5, 6))
 
 
-def _action_in(data: bytes) -> bytes:
-    out = []
+def _other_app(router: bytes | None) -> str | None:
+    """The app ID a ``TaskRouter`` sends a call to, when that is not the calling app."""
+    if not router:
+        return None
+    fields = wire.leading_strings(router)
+    target = fields.get(2, "")
+    return target if target and target != fields.get(1, "") else None
+
+
+def _routed_elsewhere(action_id: int, what: str, name: str, app_id: str) -> pb.TaskFailureDetails:
+    message = (
+        f"{what} '{name}' (task {action_id}) is routed to app ID '{app_id}', but the emulator runs one app: "
+        "the workers connected to it. Calls to another app ID are not supported; call it without an app ID "
+        "and register it in a worker connected to this emulator."
+    )
+    return pb.TaskFailureDetails(errorType=CROSS_APP_ERROR, errorMessage=message, isNonRetriable=True)
+
+
+def _action_in(data: bytes, refused: dict) -> bytes:
+    out, action_id, routers, call = [], 0, [], None
     for number, kind, value in wire.parse(data):
+        if number == 1 and kind == wire.VARINT:
+            action_id = value - (1 << 64) if value >= 1 << 63 else value  # int32, sign-extended
         if number == 9:  # router: the emulator is the one app
+            routers.append(value)
             continue
         if number == 2 and kind == wire.LEN:
+            routers.append(_field(value, 4))
+            call = ("activity", value)
             value = _schedule_task_in(value)
         elif number == 3 and kind == wire.LEN:
+            routers.append(_field(value, 5))
+            call = ("child workflow", value)
             value = _child_workflow_in(value)
         out.append((number, kind, value))
+    target = next((app for app in map(_other_app, routers) if app), None)
+    if target is not None and call is not None:
+        what, body = call
+        refused[action_id] = _routed_elsewhere(action_id, what, wire.leading_strings(body).get(1, ""), target)
     return wire.encode(out)
 
 
-def orchestrator_response_in(data: bytes) -> tuple[bytes, bytes]:
-    """A Dapr ``WorkflowResponse`` as Microsoft's ``OrchestratorResponse``, and the fields to keep
-    with the turn's OrchestratorStarted event: Dapr's ``version`` (name and patches) is field 1 of
-    its ``WorkflowStartedEvent``, where a Dapr worker reads it back on replay (``is_patched``)."""
-    out, started = [], []
+def _field(data: bytes, number: int) -> bytes | None:
+    return next((v for n, k, v in wire.parse(data) if n == number and k == wire.LEN), None)
+
+
+def orchestrator_response_in(data: bytes) -> tuple[bytes, bytes, dict]:
+    """A Dapr ``WorkflowResponse`` as Microsoft's ``OrchestratorResponse``; the fields to keep with
+    the turn's OrchestratorStarted event: Dapr's ``version`` (name and patches) is field 1 of its
+    ``WorkflowStartedEvent``, where a Dapr worker reads it back on replay (``is_patched``); and the
+    calls routed to another app ID, ``{action ID: TaskFailureDetails}``, which fail at once."""
+    out, started, refused = [], [], {}
     for number, kind, value in wire.parse(data):
         if number == 6 and kind == wire.LEN:  # the workflow's version
             started.append((1, wire.LEN, value))
             continue
         if number == 2 and kind == wire.LEN:
-            value = _action_in(value)
+            value = _action_in(value, refused)
         out.append((number, kind, value))
-    return wire.encode(out), wire.encode(started)
+    return wire.encode(out), wire.encode(started), refused
+
+
+def create_instance_in(data: bytes) -> bytes:
+    """Dapr's ``CreateInstanceRequest``: ``enforceUniqueInstanceId`` (10, a bool where Microsoft has
+    ``requestTime``) becomes the ID reuse policy that refuses any existing instance (the older
+    policy shape: no replaceable status, action ERROR); ``router`` (11) is dropped."""
+    out, unique = [], False
+    for number, kind, value in wire.parse(data):
+        if number == 10 and kind == wire.VARINT:
+            unique = bool(value)
+        elif number != 11:
+            out.append((number, kind, value))
+    if unique:
+        out.append((6, wire.LEN, wire.encode([(2, wire.VARINT, 0)])))
+    return wire.encode(out)
+
+
+def purge_in(data: bytes) -> tuple[bytes, bool]:
+    """Dapr's ``PurgeInstancesRequest`` and its ``force`` (4, a bool where Microsoft has ``instanceBatch``)."""
+    fields = wire.parse(data)
+    force = any(n == 4 and k == wire.VARINT and v for n, k, v in fields)
+    return wire.encode([f for f in fields if not (f[0] == 4 and f[1] == wire.VARINT)]), force
 
 
 # ------------------------------------------------------------------ outbound

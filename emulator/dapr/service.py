@@ -54,23 +54,40 @@ def _work_items(fn):
 
 def _workflow_response(data: bytes):
     try:
-        response, started_fields = dialect.orchestrator_response_in(data)
-        return pb.OrchestratorResponse.FromString(response), started_fields
+        response, started_fields, refused = dialect.orchestrator_response_in(data)
+        return pb.OrchestratorResponse.FromString(response), started_fields, refused
     except (ValueError, DecodeError) as e:  # wire.parse raises ValueError on damage
-        return Unreadable.of(data, e, hint=""), b""
+        return Unreadable.of(data, e, hint=""), b"", {}
 
 
 async def complete_workflow_task(hub, request, context):
-    response, started_fields = request
+    response, started_fields, refused = request
     if isinstance(response, Unreadable):
         response.refuse(hub)
-    hub.complete_orchestrator(response, started_fields)
+    hub.complete_orchestrator(response, started_fields, refused)
     return pb.CompleteTaskResponse()
+
+
+def _purge(fn):
+    """PurgeInstances with Dapr's ``force``: an instance in any state is removed at once."""
+
+    @functools.wraps(fn)
+    async def purge(hub, request, context):
+        req, force = request
+        if force and req.WhichOneof("request") == "instanceId":
+            return pb.PurgeInstancesResponse(deletedInstanceCount=hub.purge(req.instanceId, req.recursive, force=True))
+        return await fn(hub, req, context)
+
+    return purge
 
 
 def _adapt(name: str, fn, deserialize):
     if name == "CompleteOrchestratorTask":
         return complete_workflow_task, _workflow_response
+    if name == "StartInstance":
+        return fn, lambda data: deserialize(dialect.create_instance_in(data))
+    if name == "PurgeInstances":
+        return _purge(fn), lambda data: (lambda req, force: (deserialize(req), force))(*dialect.purge_in(data))
     if name == "GetWorkItems":
         return _work_items(fn), deserialize
     return fn, deserialize

@@ -467,14 +467,18 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._pump()
             return target
 
-    def purge(self, instance_id: str, recursive: bool) -> int:
+    def purge(self, instance_id: str, recursive: bool, force: bool = False) -> int:
+        """Remove a finished instance (``force``: in any state, without terminating it first, as
+        Dapr's forced purge does; its outstanding work items are then answered into nothing)."""
         if not instance_id:
             raise InvalidRequest("instanceId is required and was empty")
         with self._op():
             inst = self._store.get(instance_id)
-            if inst is None or not inst.is_terminal:
+            if inst is None or not (force or inst.is_terminal):
                 return 0
-            return self._purge(inst, recursive)
+            count = self._purge(inst, recursive, force)
+            self._pump()
+            return count
 
     def purge_where(
         self, created_from: float | None, created_to: float | None, statuses: set[int], recursive: bool
@@ -493,15 +497,15 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 count += self._purge(inst, recursive)
             return count
 
-    def _purge(self, inst: Instance, recursive: bool) -> int:
+    def _purge(self, inst: Instance, recursive: bool, force: bool = False) -> int:
         self._remove(inst)
         self._waiters.gone(inst.instance_id)
         count = 1
         if recursive:
             for child_id in inst.children:
                 child = self._store.get(child_id)
-                if child is not None and child.parent_id == inst.instance_id and child.is_terminal:
-                    count += self._purge(child, True)
+                if child is not None and child.parent_id == inst.instance_id and (force or child.is_terminal):
+                    count += self._purge(child, True, force)
         return count
 
     def terminate_now(self, instance_ids, reason: str | None) -> list[str]:
@@ -872,9 +876,13 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 self._pump()
         raise InvalidRequest(problem)
 
-    def complete_orchestrator(self, resp: pb.OrchestratorResponse, started_fields: bytes = b"") -> None:
+    def complete_orchestrator(
+        self, resp: pb.OrchestratorResponse, started_fields: bytes = b"", refused: dict | None = None
+    ) -> None:
         """Apply a worker's answer. ``started_fields``: serialized fields a protocol dialect keeps with
-        this turn's OrchestratorStarted event (the engine stores them without reading them)."""
+        this turn's OrchestratorStarted event (the engine stores them without reading them).
+        ``refused``: ``{action ID: TaskFailureDetails}``, activities and sub-orchestrations that a
+        dialect cannot route; they are recorded and fail at once with those details."""
         with self._op():
             lease, inst = self._end_orchestrator_lease(resp.completionToken, resp.instanceId)
             if inst is None:
@@ -886,6 +894,6 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 self._fail(inst, "EmulatorProtocolError", problem)
                 self._pump()
                 raise InvalidRequest(problem)
-            self._apply_response(inst, lease, resp)
+            self._apply_response(inst, lease, resp, refused or {})
             self._settle_termination(inst, lease.item)
             self._pump()

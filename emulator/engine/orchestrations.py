@@ -58,6 +58,16 @@ def _check_action(action: pb.OrchestratorAction) -> str | None:
     return None
 
 
+def _scheduled(st: pb.ScheduleTaskAction) -> pb.TaskScheduledEvent:
+    return pb.TaskScheduledEvent(
+        name=st.name,
+        version=st.version if st.HasField("version") else None,
+        input=st.input if st.HasField("input") else None,
+        parentTraceContext=st.parentTraceContext if st.HasField("parentTraceContext") else None,
+        tags=st.tags,
+    )
+
+
 def _failure(error_type: str, message: str) -> pb.TaskFailureDetails:
     return pb.TaskFailureDetails(errorType=error_type, errorMessage=message, isNonRetriable=True)
 
@@ -89,7 +99,7 @@ class OrchestrationRules:
 
     # ------------------------------------------------------------------ applying a response
 
-    def _apply_response(self, inst: Instance, lease, resp: pb.OrchestratorResponse) -> None:
+    def _apply_response(self, inst: Instance, lease, resp: pb.OrchestratorResponse, refused: dict) -> None:
         new_events: list = lease.item
         if resp.HasField("numEventsProcessed") and 0 < resp.numEventsProcessed.value < len(new_events):
             processed = resp.numEventsProcessed.value
@@ -115,11 +125,32 @@ class OrchestrationRules:
             )
             return
         for action in resp.actions:
+            if action.id in refused and self._refuse_action(inst, action, refused[action.id], history):
+                continue
             if self._apply_action(inst, action, history):
                 return
         self._append(inst, history)
         self._make_ready(inst)
         self._waiters.notify(inst)
+
+    def _refuse_action(self, inst: Instance, action: pb.OrchestratorAction, failure, history: list) -> bool:
+        """Record an activity or sub-orchestration the emulator will not run (a protocol dialect's
+        call it cannot route) and fail it at once with ``failure``; False for any other action."""
+        now = self._now()
+        if action.HasField("scheduleTask"):
+            history.append(ev.event(now, action.id, taskScheduled=_scheduled(action.scheduleTask)))
+            failed = ev.event(now, taskFailed=pb.TaskFailedEvent(taskScheduledId=action.id, failureDetails=failure))
+        elif action.HasField("createSubOrchestration"):
+            cs = action.createSubOrchestration
+            child_id = cs.instanceId or f"{inst.instance_id}:{action.id:04x}"
+            created = pb.SubOrchestrationInstanceCreatedEvent(instanceId=child_id, name=cs.name)
+            history.append(ev.event(now, action.id, subOrchestrationInstanceCreated=created))
+            failed = pb.SubOrchestrationInstanceFailedEvent(taskScheduledId=action.id, failureDetails=failure)
+            failed = ev.event(now, subOrchestrationInstanceFailed=failed)
+        else:
+            return False
+        self._enqueue_event(inst, failed)
+        return True
 
     def _apply_action(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
         """Record one action; True when it ended the execution (complete or continue-as-new)."""
@@ -127,17 +158,7 @@ class OrchestrationRules:
         kind = action.WhichOneof("orchestratorActionType")
         if kind == "scheduleTask":
             st = action.scheduleTask
-            scheduled = ev.event(
-                now,
-                action.id,
-                taskScheduled=pb.TaskScheduledEvent(
-                    name=st.name,
-                    version=st.version if st.HasField("version") else None,
-                    input=st.input if st.HasField("input") else None,
-                    parentTraceContext=st.parentTraceContext if st.HasField("parentTraceContext") else None,
-                    tags=st.tags,
-                ),
-            )
+            scheduled = ev.event(now, action.id, taskScheduled=_scheduled(st))
             history.append(scheduled)
             task = ActivityTask(
                 inst.instance_id,
