@@ -59,5 +59,9 @@ class LimitExceeded(EmulatorError):
     """A configured limit (message size, page size...) was exceeded."""
 
 
+class Unsupported(EmulatorError):
+    """A request for something a protocol dialect has that the emulator does not provide."""
+
+
 class PortInUse(EmulatorError, OSError):
     """The requested port is already bound by another process."""

@@ -35,6 +35,7 @@ from emulator.errors import (
     LimitExceeded,
     NotInState,
     TaskHubNotFound,
+    Unsupported,
     WorkItemAlreadyCompleted,
     WorkItemNotFound,
 )
@@ -60,6 +61,7 @@ _STATUS = {
     WorkItemAlreadyCompleted: grpc.StatusCode.FAILED_PRECONDITION,
     LeaseExpired: grpc.StatusCode.FAILED_PRECONDITION,
     LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unsupported: grpc.StatusCode.UNIMPLEMENTED,
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from emulator import InMemoryOrchestrationBackend, wire
 from emulator.config import Config
@@ -86,7 +87,8 @@ def test_inbound_actions_lose_router_and_keep_the_task_execution_id_as_a_tag():
     response = wire.encode(
         [wire.string(1, "inst"), (2, wire.LEN, action), (2, wire.LEN, child_action), (6, wire.LEN, b"\x0a\x02v1")]
     )
-    translated, started_fields, refused = dialect.orchestrator_response_in(response)
+    translated, extras = dialect.orchestrator_response_in(response)
+    started_fields, refused = extras.started_fields, extras.refused
     parsed = pb.OrchestratorResponse.FromString(translated)
     assert started_fields == wire.encode([(1, wire.LEN, b"\x0a\x02v1")])  # the version, kept for replay
     # the activity is routed from app-a to app-b: it fails at once; the child names no target app
@@ -137,7 +139,6 @@ def ms_history(stub, instance_id: str) -> list:
 
 def test_dapr_only_rpcs_list_instance_ids_and_get_instance_history(dapr_backend):
     import grpc
-    from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
     ms = stubs.TaskHubSidecarServiceStub(grpc.insecure_channel(dapr_backend.address))
     for i in range(3):
@@ -211,3 +212,143 @@ def test_dapr_purge_force_and_enforce_unique_instance_id(dapr_backend):
         assert ms.get_orchestration_state("pending").runtime_status == OrchestrationStatus.PENDING
     finally:
         ms.close()
+
+
+def add_one(ctx, x):
+    return x + 1
+
+
+def chain3(ctx, x):
+    for _ in range(3):
+        x = yield ctx.call_activity(add_one, input=x)
+    return x
+
+
+def kid(ctx, x):
+    return (yield ctx.call_activity(add_one, input=x))
+
+
+def parent_of_kid(ctx, x):
+    return (yield ctx.call_sub_orchestrator(kid, input=x)) * 10
+
+
+def _rerun_request(source: str, event_id: int, new_id=None, task_input=None, new_child=None, router=None) -> bytes:
+    fields = [wire.string(1, source), (2, wire.VARINT, event_id)]
+    if new_id is not None:
+        fields.append(wire.string(3, new_id))
+    if task_input is not None:
+        fields += [(4, wire.LEN, wire.encode([wire.string(1, task_input)])), (5, wire.VARINT, 1)]
+    if new_child is not None:
+        fields.append(wire.string(6, new_child))
+    if router is not None:
+        fields.append((7, wire.LEN, wire.encode([wire.string(1, "me"), wire.string(2, router)])))
+    return wire.encode(fields)
+
+
+def test_rerun_workflow_from_event(dapr_backend):
+    """Dapr's RerunWorkflowFromEvent from an activity and from a child workflow (the workflows run
+    on a Microsoft-dialect worker: one engine), and each of its refusals."""
+    import grpc
+    from durabletask.worker import TaskHubGrpcWorker
+
+    from emulator.testing import register
+
+    worker = register(TaskHubGrpcWorker(host_address=dapr_backend.address), [chain3, kid, parent_of_kid], [add_one])
+    worker.start()
+    client = TaskHubGrpcClient(host_address=dapr_backend.address)
+    dapr = grpc.insecure_channel(dapr_backend.dapr_address)
+    rerun = dapr.unary_unary("/TaskHubSidecarService/RerunWorkflowFromEvent")
+
+    def rerun_id(*args, **kwargs) -> str:
+        return wire.leading_strings(rerun(_rerun_request(*args, **kwargs)))[1]
+
+    def refused(*args, **kwargs) -> tuple[grpc.StatusCode, str]:
+        with pytest.raises(grpc.RpcError) as err:
+            rerun(_rerun_request(*args, **kwargs))
+        return err.value.code(), err.value.details()
+
+    def output(instance_id: str):
+        state = client.wait_for_orchestration_completion(instance_id, timeout=20)
+        assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+        return json.loads(state.serialized_output)
+
+    try:
+        client.schedule_new_orchestration(chain3, input=1, instance_id="source")
+        assert output("source") == 4
+        ms = stubs.TaskHubSidecarServiceStub(grpc.insecure_channel(dapr_backend.address))
+        tasks = [e.eventId for e in ms_history(ms, "source") if e.HasField("taskScheduled")]
+        assert len(tasks) == 3
+        # from the second activity with a new input (100 + 1 + 1); the source stays as it was
+        assert rerun_id("source", tasks[1], new_id="again", task_input="100") == "again"
+        assert output("again") == 102 and output("source") == 4
+        fresh = rerun_id("source", tasks[0])  # as it was, under an ID the emulator picks
+        assert fresh not in ("source", "again") and output(fresh) == 4
+
+        assert refused("source", tasks[0], new_id="again")[0] == grpc.StatusCode.ALREADY_EXISTS
+        code, details = refused("source", 999)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "is not an activity's TaskScheduled" in details
+        code, details = refused("source", tasks[0], new_child="kid-x")
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "newChildWorkflowInstanceID" in details
+        code, details = refused("source", tasks[0], router="billing")
+        assert code == grpc.StatusCode.UNIMPLEMENTED and "routed to app ID 'billing'" in details
+        assert refused("ghost", 1)[0] == grpc.StatusCode.NOT_FOUND
+        client.schedule_new_orchestration("nobody-runs-me", instance_id="pending")
+        code, details = refused("pending", 1)
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "only a completed, failed or terminated" in details
+
+        # from a child workflow's creation: the child runs again under the new child ID, with the new input
+        client.schedule_new_orchestration(parent_of_kid, input=5, instance_id="parent")
+        assert output("parent") == 60
+        history = ms_history(ms, "parent")
+        created = next(e.eventId for e in history if e.HasField("subOrchestrationInstanceCreated"))
+        assert rerun_id("parent", created, new_id="parent-2", task_input="7", new_child="kid-2") == "parent-2"
+        assert output("parent-2") == 80 and output("kid-2") == 8
+        assert client.get_orchestration_state("kid-2").name == "kid"
+    finally:
+        client.close()
+        worker.stop()
+
+
+def test_timer_name_and_origin_are_kept_and_completions_carry_the_task_execution_id():
+    """Dapr's CreateTimerAction name (2) and origin (3-6) come back on TimerCreated (2, 4-7), where
+    its Go SDK matches a wait without a timeout on replay; TaskCompleted and TaskFailed carry the
+    TaskScheduled's taskExecutionId (3), where it gives a retried activity the first attempt's ID."""
+    fire_at = wire.encode([(1, wire.VARINT, 253402300799)])
+    origin = (4, wire.LEN, wire.encode([wire.string(1, "approval")]))  # externalEvent{name}
+    timer = wire.encode([(1, wire.LEN, fire_at), wire.string(2, "approval"), origin])
+    action = wire.encode([(1, wire.VARINT, 0), (4, wire.LEN, timer)])
+    response, extras = dialect.orchestrator_response_in(wire.encode([wire.string(1, "i"), (2, wire.LEN, action)]))
+    assert pb.OrchestratorResponse.FromString(response).actions[0].createTimer.fireAt.seconds == 253402300799
+    recorded = pb.TimerCreatedEvent(fireAt=pb.OrchestratorResponse.FromString(response).actions[0].createTimer.fireAt)
+    recorded.MergeFromString(extras.timer_fields[0])  # what the engine does with them
+    fields = wire.parse(recorded.SerializeToString())
+    assert (2, wire.LEN, b"approval") in fields and any(n == 5 for n, _, _ in fields)  # origin 4 -> 5
+
+    scheduled = pb.HistoryEvent(
+        eventId=3, taskScheduled=pb.TaskScheduledEvent(name="a", tags={dialect.TASK_EXECUTION_TAG: "tx-3"})
+    )
+    failed = pb.HistoryEvent(eventId=-1, taskFailed=pb.TaskFailedEvent(taskScheduledId=3))
+    other = pb.HistoryEvent(eventId=-1, taskCompleted=pb.TaskCompletedEvent(taskScheduledId=8))
+    out = dialect.events_out([e.SerializeToString() for e in (scheduled, failed, other)])
+    failed_fields = wire.parse(dict((n, v) for n, _, v in wire.parse(out[1]))[8])
+    assert (3, wire.LEN, b"tx-3") in failed_fields
+    assert not any(n == 3 for n, _, _ in wire.parse(dict((n, v) for n, _, v in wire.parse(out[2]))[7]))
+
+
+def test_a_client_call_routed_to_another_app_is_refused(dapr_backend):
+    import grpc
+
+    start = grpc.insecure_channel(dapr_backend.dapr_address).unary_unary("/TaskHubSidecarService/StartInstance")
+    router = wire.encode([wire.string(1, "me"), wire.string(2, "billing")])
+    with pytest.raises(grpc.RpcError) as err:
+        start(wire.encode([wire.string(1, "routed"), wire.string(2, "wf"), (11, wire.LEN, router)]))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "StartInstance is routed to app ID 'billing'" in err.value.details()
+    own = wire.encode([wire.string(1, "me")])  # a router naming only the calling app is fine
+    start(wire.encode([wire.string(1, "local"), wire.string(2, "wf"), (11, wire.LEN, own)]))
+    client = TaskHubGrpcClient(host_address=dapr_backend.address)
+    try:
+        assert client.get_orchestration_state("routed") is None
+        assert client.get_orchestration_state("local").runtime_status == OrchestrationStatus.PENDING
+    finally:
+        client.close()

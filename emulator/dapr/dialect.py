@@ -17,10 +17,16 @@ from __future__ import annotations
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from emulator import wire
+from emulator.engine.orchestrations import TurnExtras
+from emulator.errors import Unsupported
 
 TASK_EXECUTION_TAG = "dapr.taskExecutionId"
 #: The error type of a call routed to another app ID (``router.targetAppID``).
 CROSS_APP_ERROR = "CrossAppCallNotSupported"
+
+
+class OtherApp(Unsupported):
+    """A client call routed to another app ID."""
 
 
 def _without(fields, *numbers):
@@ -61,7 +67,16 @@ def _routed_elsewhere(action_id: int, what: str, name: str, app_id: str) -> pb.T
     return pb.TaskFailureDetails(errorType=CROSS_APP_ERROR, errorMessage=message, isNonRetriable=True)
 
 
-def _action_in(data: bytes, refused: dict) -> bytes:
+def _timer_in(data: bytes) -> tuple[bytes, bytes]:
+    """Dapr's ``CreateTimerAction``: ``fireAt`` for the engine, and its ``name`` (2) and ``origin``
+    (3-6) as the fields of Dapr's ``TimerCreatedEvent`` (name 2, origin 4-7), which its SDK reads
+    on replay to match the timer (a wait for an event without a timeout is such a timer)."""
+    fields = wire.parse(data)
+    extra = [(n if n == 2 else n + 1, k, v) for n, k, v in fields if 2 <= n <= 6]
+    return wire.encode([f for f in fields if not 2 <= f[0] <= 6]), wire.encode(extra)
+
+
+def _action_in(data: bytes, extras: TurnExtras) -> bytes:
     out, action_id, routers, call = [], 0, [], None
     for number, kind, value in wire.parse(data):
         if number == 1 and kind == wire.VARINT:
@@ -77,11 +92,16 @@ def _action_in(data: bytes, refused: dict) -> bytes:
             routers.append(_field(value, 5))
             call = ("child workflow", value)
             value = _child_workflow_in(value)
+        elif number == 4 and kind == wire.LEN:
+            value, timer_fields = _timer_in(value)
+            if timer_fields:
+                extras.timer_fields[action_id] = timer_fields
         out.append((number, kind, value))
     target = next((app for app in map(_other_app, routers) if app), None)
     if target is not None and call is not None:
         what, body = call
-        refused[action_id] = _routed_elsewhere(action_id, what, wire.leading_strings(body).get(1, ""), target)
+        name = wire.leading_strings(body).get(1, "")
+        extras.refused[action_id] = _routed_elsewhere(action_id, what, name, target)
     return wire.encode(out)
 
 
@@ -89,20 +109,50 @@ def _field(data: bytes, number: int) -> bytes | None:
     return next((v for n, k, v in wire.parse(data) if n == number and k == wire.LEN), None)
 
 
-def orchestrator_response_in(data: bytes) -> tuple[bytes, bytes, dict]:
-    """A Dapr ``WorkflowResponse`` as Microsoft's ``OrchestratorResponse``; the fields to keep with
-    the turn's OrchestratorStarted event: Dapr's ``version`` (name and patches) is field 1 of its
-    ``WorkflowStartedEvent``, where a Dapr worker reads it back on replay (``is_patched``); and the
-    calls routed to another app ID, ``{action ID: TaskFailureDetails}``, which fail at once."""
-    out, started, refused = [], [], {}
+def orchestrator_response_in(data: bytes) -> tuple[bytes, TurnExtras]:
+    """A Dapr ``WorkflowResponse`` as Microsoft's ``OrchestratorResponse``, and what the engine
+    keeps beside it (:class:`TurnExtras`): Dapr's ``version`` (name and patches), field 1 of its
+    ``WorkflowStartedEvent``, where a Dapr worker reads it back on replay (``is_patched``); the
+    calls routed to another app ID, which fail at once; and each timer's name and origin."""
+    out, started, extras = [], [], TurnExtras()
     for number, kind, value in wire.parse(data):
         if number == 6 and kind == wire.LEN:  # the workflow's version
             started.append((1, wire.LEN, value))
             continue
         if number == 2 and kind == wire.LEN:
-            value = _action_in(value, refused)
+            value = _action_in(value, extras)
         out.append((number, kind, value))
-    return wire.encode(out), wire.encode(started), refused
+    extras.started_fields = wire.encode(started)
+    return wire.encode(out), extras
+
+
+#: The ``router`` field of each Dapr client request that has one (a ``TaskRouter``).
+CLIENT_ROUTERS = {
+    "StartInstance": 11,
+    "GetInstance": 3,
+    "WaitForInstanceStart": 3,
+    "WaitForInstanceCompletion": 3,
+    "RaiseEvent": 4,
+    "TerminateInstance": 4,
+    "SuspendInstance": 3,
+    "ResumeInstance": 3,
+    "PurgeInstances": 5,
+    "RerunWorkflowFromEvent": 7,
+}
+
+
+def client_request_in(method: str, data: bytes) -> bytes:
+    """A client request without its ``router``; :class:`OtherApp` when it names another app ID."""
+    number = CLIENT_ROUTERS[method]
+    fields = wire.parse(data)
+    router = next((v for n, k, v in fields if n == number and k == wire.LEN), None)
+    target = _other_app(router)
+    if target is not None:
+        raise OtherApp(
+            f"{method} is routed to app ID '{target}', but the emulator runs one app: the workflows of the "
+            "workers connected to it. Call it without an app ID."
+        )
+    return wire.encode([f for f in fields if not (f[0] == number and f[1] == wire.LEN)])
 
 
 def create_instance_in(data: bytes) -> bytes:
@@ -130,6 +180,10 @@ def purge_in(data: bytes) -> tuple[bytes, bool]:
 # ------------------------------------------------------------------ outbound
 
 
+def _execution_id(scheduled: bytes) -> str | None:
+    return wire.map_items(wire.parse(scheduled), 5).get(TASK_EXECUTION_TAG)
+
+
 def _tag_to_execution_id(data: bytes, tags_field: int) -> bytes:
     fields = wire.parse(data)
     execution_id = wire.map_items(fields, tags_field).get(TASK_EXECUTION_TAG)
@@ -139,15 +193,50 @@ def _tag_to_execution_id(data: bytes, tags_field: int) -> bytes:
     return wire.encode(out)
 
 
-def _event_out(data: bytes) -> bytes:
-    fields = wire.parse(data)
-    if not any(n == 6 for n, _, _ in fields):  # only taskScheduled differs
-        return data
-    return wire.encode([(n, k, _tag_to_execution_id(v, 5) if n == 6 and k == wire.LEN else v) for n, k, v in fields])
+def _with_execution_id(result: bytes, ids: dict[int, str]) -> bytes:
+    """TaskCompleted or TaskFailed with Dapr's ``taskExecutionId`` (3), as daprd fills it: its SDK
+    gives a retry of the activity the first attempt's ID from there."""
+    fields = wire.parse(result)
+    scheduled_id = next((v for n, k, v in fields if n == 1 and k == wire.VARINT), 0)
+    execution_id = ids.get(scheduled_id)
+    return wire.encode([*fields, wire.string(3, execution_id)]) if execution_id else result
+
+
+def events_out(events: list[bytes]) -> list[bytes]:
+    """History events as a Dapr worker reads them: a TaskScheduled's (6) tags become its
+    ``taskExecutionId`` (5), which its TaskCompleted (7) and TaskFailed (8) carry too (3)."""
+    parsed = [wire.parse(e) for e in events]
+    ids: dict[int, str] = {}
+    for fields in parsed:
+        scheduled = next((v for n, k, v in fields if n == 6 and k == wire.LEN), None)
+        if scheduled is not None:
+            event_id = next((v for n, k, v in fields if n == 1 and k == wire.VARINT), 0)
+            execution_id = _execution_id(scheduled)
+            if execution_id:
+                ids[event_id] = execution_id
+    out = []
+    for data, fields in zip(events, parsed, strict=True):
+        if not any(n in (6, 7, 8) and k == wire.LEN for n, k, _ in fields):
+            out.append(data)  # only the task events differ
+            continue
+        rewritten = []
+        for number, kind, value in fields:
+            if kind == wire.LEN and number == 6:
+                value = _tag_to_execution_id(value, 5)
+            elif kind == wire.LEN and number in (7, 8):
+                value = _with_execution_id(value, ids)
+            rewritten.append((number, kind, value))
+        out.append(wire.encode(rewritten))
+    return out
 
 
 def _orchestrator_request_out(data: bytes) -> bytes:
-    return wire.encode([(n, k, _event_out(v) if n in (3, 4) and k == wire.LEN else v) for n, k, v in wire.parse(data)])
+    fields = wire.parse(data)
+    history = [i for i, (n, k, _) in enumerate(fields) if n in (3, 4) and k == wire.LEN]
+    translated = iter(events_out([fields[i][2] for i in history]))
+    for i in history:
+        fields[i] = (fields[i][0], wire.LEN, next(translated))
+    return wire.encode(fields)
 
 
 def work_item_out(data: bytes) -> bytes | None:
@@ -163,7 +252,3 @@ def work_item_out(data: bytes) -> bytes | None:
             value = _tag_to_execution_id(value, 7)
         out.append((number, kind, value))
     return wire.encode(out)
-
-
-def history_event_out(data: bytes) -> bytes:
-    return _event_out(data)

@@ -38,7 +38,27 @@ async def get_instance_history(hub, request: bytes, context) -> bytes:
     """Dapr's ``GetInstanceHistory``: the whole history, as a Dapr worker would read it."""
     fields = {n: v for n, _, v in wire.parse(request)}
     events = hub.history(fields.get(1, b"").decode())
-    return wire.encode([(1, wire.LEN, dialect.history_event_out(e.SerializeToString())) for e in events])
+    return wire.encode([(1, wire.LEN, e) for e in dialect.events_out([e.SerializeToString() for e in events])])
+
+
+async def rerun_workflow_from_event(hub, request: bytes, context) -> bytes:
+    """Dapr's ``RerunWorkflowFromEvent`` (sourceInstanceID 1, eventID 2, newInstanceID 3, input 4,
+    overwriteInput 5, newChildWorkflowInstanceID 6) -> ``{newInstanceID 1}``."""
+    fields = {n: v for n, _, v in wire.parse(request)}
+
+    def text(number: int) -> str | None:
+        return fields[number].decode() if number in fields else None
+
+    task_input = wire.leading_strings(fields[4]).get(1, "") if 4 in fields else None
+    new_id = hub.rerun_from_event(
+        text(1) or "",
+        int(fields.get(2, 0)),
+        new_instance_id=text(3) or None,
+        task_input=task_input,
+        overwrite_input=bool(fields.get(5, 0)),
+        new_child_id=text(6) or None,
+    )
+    return wire.encode([wire.string(1, new_id)])
 
 
 def _work_items(fn):
@@ -54,18 +74,44 @@ def _work_items(fn):
 
 def _workflow_response(data: bytes):
     try:
-        response, started_fields, refused = dialect.orchestrator_response_in(data)
-        return pb.OrchestratorResponse.FromString(response), started_fields, refused
+        response, extras = dialect.orchestrator_response_in(data)
+        return pb.OrchestratorResponse.FromString(response), extras
     except (ValueError, DecodeError) as e:  # wire.parse raises ValueError on damage
-        return Unreadable.of(data, e, hint=""), b"", {}
+        return Unreadable.of(data, e, hint=""), None
 
 
 async def complete_workflow_task(hub, request, context):
-    response, started_fields, refused = request
+    response, extras = request
     if isinstance(response, Unreadable):
         response.refuse(hub)
-    hub.complete_orchestrator(response, started_fields, refused)
+    hub.complete_orchestrator(response, extras)
     return pb.CompleteTaskResponse()
+
+
+class _Refused:
+    """A client request that names another app ID, to be refused by its handler."""
+
+    def __init__(self, error: dialect.OtherApp) -> None:
+        self.error = error
+
+
+def _routed(name: str, fn, parse):
+    """A client RPC whose request may carry Dapr's ``router``: the emulator is the one app, so a
+    call to another app ID is refused (UNIMPLEMENTED) and a router naming no other app is dropped."""
+
+    def deserialize(data: bytes):
+        try:
+            return parse(dialect.client_request_in(name, data))
+        except dialect.OtherApp as e:
+            return _Refused(e)
+
+    @functools.wraps(fn)
+    async def handler(hub, request, context):
+        if isinstance(request, _Refused):
+            raise request.error
+        return await fn(hub, request, context)
+
+    return handler, deserialize
 
 
 def _purge(fn):
@@ -84,13 +130,19 @@ def _purge(fn):
 def _adapt(name: str, fn, deserialize):
     if name == "CompleteOrchestratorTask":
         return complete_workflow_task, _workflow_response
-    if name == "StartInstance":
-        return fn, lambda data: deserialize(dialect.create_instance_in(data))
-    if name == "PurgeInstances":
-        return _purge(fn), lambda data: (lambda req, force: (deserialize(req), force))(*dialect.purge_in(data))
     if name == "GetWorkItems":
         return _work_items(fn), deserialize
+    if name == "StartInstance":
+        return _routed(name, fn, lambda data: deserialize(dialect.create_instance_in(data)))
+    if name == "PurgeInstances":
+        return _routed(name, _purge(fn), lambda data: _with_force(deserialize, *dialect.purge_in(data)))
+    if name in dialect.CLIENT_ROUTERS:
+        return _routed(name, fn, deserialize)
     return fn, deserialize
+
+
+def _with_force(deserialize, data: bytes, force: bool):
+    return deserialize(data), force
 
 
 def dapr_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
@@ -108,5 +160,8 @@ def dapr_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
         ),
         "ListInstanceIDs": unary("ListInstanceIDs", list_instance_ids),
         "GetInstanceHistory": unary("GetInstanceHistory", get_instance_history),
+        "RerunWorkflowFromEvent": unary(
+            "RerunWorkflowFromEvent", *_routed("RerunWorkflowFromEvent", rerun_workflow_from_event, bytes)
+        ),
     }
     return generic_handler(servicer, _adapt, extra)

@@ -34,7 +34,7 @@ from emulator.engine.dispatch import (
 )
 from emulator.engine.entities import EntityRules
 from emulator.engine.faults import DELAY, DISCONNECT, DUPLICATE, Faults
-from emulator.engine.orchestrations import OrchestrationRules
+from emulator.engine.orchestrations import NO_EXTRAS, OrchestrationRules, TurnExtras
 from emulator.engine.queries import Queries, Snapshots
 from emulator.engine.store import Instance, MemoryStore
 from emulator.engine.waiters import Waiter, Waiters
@@ -467,6 +467,82 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             self._pump()
             return target
 
+    def rerun_from_event(
+        self,
+        source_id: str,
+        event_id: int,
+        new_instance_id: str | None = None,
+        task_input: str | None = None,
+        overwrite_input: bool = False,
+        new_child_id: str | None = None,
+    ) -> str:
+        """Dapr's rerun: a new instance whose history is the finished ``source_id``'s up to and
+        including event ``event_id``, an activity's TaskScheduled or a child's creation, which runs
+        again (with ``task_input`` when ``overwrite_input``). Activities, timers and children that had
+        not answered by then run again too; children under new IDs (``<new ID>:<task ID, hex>``, or
+        ``new_child_id`` for the target), so the source's are left as they are."""
+        with self._op():
+            source = self._require(source_id)
+            if not source.is_terminal:
+                raise NotInState(
+                    f"workflow '{source_id}' is {ev.status_name(source.status)}; only a completed, failed or "
+                    "terminated workflow can be rerun"
+                )
+            history = source.history()
+            kinds = ("taskScheduled", "subOrchestrationInstanceCreated")
+            at = next(
+                (i for i, e in enumerate(history) if e.eventId == event_id and e.WhichOneof("eventType") in kinds), None
+            )
+            if at is None:
+                raise InvalidRequest(
+                    f"event {event_id} of '{source_id}' is not an activity's TaskScheduled or a child workflow's "
+                    "creation event; a rerun starts from one of those (GetInstanceHistory lists the events)"
+                )
+            kept = history[: at + 1]
+            target = kept[-1]
+            if new_child_id is not None and not target.HasField("subOrchestrationInstanceCreated"):
+                raise InvalidRequest(
+                    f"newChildWorkflowInstanceID is for a rerun from a child workflow; event {event_id} is an activity"
+                )
+            new_id = new_instance_id or uuid.uuid4().hex
+            if new_id == source_id or self._store.get(new_id) is not None:
+                raise InstanceAlreadyExists(new_id, ev.status_name(self._store.get(new_id).status))
+            body = getattr(target, target.WhichOneof("eventType"))
+            if overwrite_input:
+                body.ClearField("input")
+                if task_input is not None:
+                    body.input.value = task_input
+            answered = {
+                getattr(e, kind).taskScheduledId
+                for e in kept
+                for kind in ("subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed")
+                if e.HasField(kind)
+            }
+            children = [e for e in kept if e.HasField("subOrchestrationInstanceCreated") and e.eventId not in answered]
+            for e in children:
+                created = e.subOrchestrationInstanceCreated
+                created.instanceId = (new_child_id if e is target else None) or f"{new_id}:{e.eventId:04x}"
+                existing = self._store.get(created.instanceId)
+                if existing is not None:
+                    raise InstanceAlreadyExists(created.instanceId, ev.status_name(existing.status))
+            started = next(e.executionStarted for e in kept if e.HasField("executionStarted"))
+            execution_id = uuid.uuid4().hex
+            started.orchestrationInstance.instanceId = new_id
+            started.orchestrationInstance.executionId.value = execution_id
+            started.ClearField("parentInstance")  # a rerun of a child stands on its own
+            inst = Instance(new_id, execution_id, started, self._now())
+            inst.started = True
+            inst.replace_history(ev.encode_history(kept))
+            inst.event_count = len(kept)
+            self._store.put(inst)
+            for e in children:
+                self._start_child(inst, e.eventId, e.subOrchestrationInstanceCreated)
+            self._resume_pending_work(inst)
+            self._waiters.notify(inst)
+            log.info("instance %s rerun from event %d of %s", new_id, event_id, source_id)
+            self._pump()
+            return new_id
+
     def purge(self, instance_id: str, recursive: bool, force: bool = False) -> int:
         """Remove a finished instance (``force``: in any state, without terminating it first, as
         Dapr's forced purge does; its outstanding work items are then answered into nothing)."""
@@ -876,24 +952,19 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
                 self._pump()
         raise InvalidRequest(problem)
 
-    def complete_orchestrator(
-        self, resp: pb.OrchestratorResponse, started_fields: bytes = b"", refused: dict | None = None
-    ) -> None:
-        """Apply a worker's answer. ``started_fields``: serialized fields a protocol dialect keeps with
-        this turn's OrchestratorStarted event (the engine stores them without reading them).
-        ``refused``: ``{action ID: TaskFailureDetails}``, activities and sub-orchestrations that a
-        dialect cannot route; they are recorded and fail at once with those details."""
+    def complete_orchestrator(self, resp: pb.OrchestratorResponse, extras: TurnExtras = NO_EXTRAS) -> None:
+        """Apply a worker's answer; ``extras``: what a protocol dialect carries beside it."""
         with self._op():
             lease, inst = self._end_orchestrator_lease(resp.completionToken, resp.instanceId)
             if inst is None:
                 return  # the instance was terminated, purged or replaced meanwhile
-            if started_fields and lease.item and lease.item[0].HasField("orchestratorStarted"):
-                lease.item[0].orchestratorStarted.MergeFromString(started_fields)
+            if extras.started_fields and lease.item and lease.item[0].HasField("orchestratorStarted"):
+                lease.item[0].orchestratorStarted.MergeFromString(extras.started_fields)
             problem = self._invalid_action(inst, resp.actions)
             if problem is not None:
                 self._fail(inst, "EmulatorProtocolError", problem)
                 self._pump()
                 raise InvalidRequest(problem)
-            self._apply_response(inst, lease, resp, refused or {})
+            self._apply_response(inst, lease, resp, extras)
             self._settle_termination(inst, lease.item)
             self._pump()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -58,6 +59,24 @@ def _check_action(action: pb.OrchestratorAction) -> str | None:
     return None
 
 
+@dataclass
+class TurnExtras:
+    """What a protocol dialect carries with a worker's answer beyond Microsoft's message. The engine
+    stores these bytes without reading them; the dialect reads them back on the way out."""
+
+    #: Serialized fields kept with the turn's OrchestratorStarted event (Dapr: the workflow version).
+    started_fields: bytes = b""
+    #: ``{action ID: TaskFailureDetails}``: activities and sub-orchestrations the dialect cannot
+    #: route (Dapr: another app ID). They are recorded and fail at once with these details.
+    refused: dict = field(default_factory=dict)
+    #: ``{action ID: serialized fields}`` merged into the TimerCreated event the action records
+    #: (Dapr: the timer's name and origin, which its SDK checks on replay).
+    timer_fields: dict = field(default_factory=dict)
+
+
+NO_EXTRAS = TurnExtras()
+
+
 def _scheduled(st: pb.ScheduleTaskAction) -> pb.TaskScheduledEvent:
     return pb.TaskScheduledEvent(
         name=st.name,
@@ -99,7 +118,7 @@ class OrchestrationRules:
 
     # ------------------------------------------------------------------ applying a response
 
-    def _apply_response(self, inst: Instance, lease, resp: pb.OrchestratorResponse, refused: dict) -> None:
+    def _apply_response(self, inst: Instance, lease, resp: pb.OrchestratorResponse, extras: TurnExtras) -> None:
         new_events: list = lease.item
         if resp.HasField("numEventsProcessed") and 0 < resp.numEventsProcessed.value < len(new_events):
             processed = resp.numEventsProcessed.value
@@ -125,9 +144,10 @@ class OrchestrationRules:
             )
             return
         for action in resp.actions:
-            if action.id in refused and self._refuse_action(inst, action, refused[action.id], history):
+            refusal = extras.refused.get(action.id)
+            if refusal is not None and self._refuse_action(inst, action, refusal, history):
                 continue
-            if self._apply_action(inst, action, history):
+            if self._apply_action(inst, action, history, extras):
                 return
         self._append(inst, history)
         self._make_ready(inst)
@@ -152,7 +172,7 @@ class OrchestrationRules:
         self._enqueue_event(inst, failed)
         return True
 
-    def _apply_action(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
+    def _apply_action(self, inst: Instance, action: pb.OrchestratorAction, history: list, extras: TurnExtras) -> bool:
         """Record one action; True when it ended the execution (complete or continue-as-new)."""
         now = self._now()
         kind = action.WhichOneof("orchestratorActionType")
@@ -172,7 +192,9 @@ class OrchestrationRules:
             self._dispatch.queues[ACTIVITY].append(task)
         elif kind == "createTimer":
             fire_at = action.createTimer.fireAt
-            history.append(ev.event(now, action.id, timerCreated=pb.TimerCreatedEvent(fireAt=fire_at)))
+            timer = pb.TimerCreatedEvent(fireAt=fire_at)
+            timer.MergeFromString(extras.timer_fields.get(action.id, b""))
+            history.append(ev.event(now, action.id, timerCreated=timer))
             self._schedule_timer(inst, action.id, fire_at)
         elif kind == "createSubOrchestration":
             self._create_sub_orchestration(inst, action, history)
