@@ -20,9 +20,9 @@ SDK_MODULE = "github.com/microsoft/durabletask-go"
 UNSUPPORTED_MARK = "not supported by SDK"
 
 
-def sdk_version() -> str:
-    """The SDK version go.mod pins, e.g. ``v0.6.0``."""
-    match = re.search(rf"^\s*(?:require\s+)?{re.escape(SDK_MODULE)}\s+(\S+)", (GO_SUITE / "go.mod").read_text(), re.M)
+def sdk_version(module: str = SDK_MODULE, suite: Path = GO_SUITE) -> str:
+    """The version of ``module`` that ``suite``'s go.mod pins, e.g. ``v0.6.0``."""
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(\S+)", (suite / "go.mod").read_text(), re.M)
     return match.group(1) if match else "unknown"
 
 
@@ -86,10 +86,10 @@ FEATURES = {
 }
 
 
-def declared_scenarios() -> list[str]:
+def declared_scenarios(suite: Path = GO_SUITE) -> list[str]:
     """Every top-level test the suite's sources define (the scenarios a run must report)."""
     names: list[str] = []
-    for source in sorted(GO_SUITE.glob("*_test.go")):
+    for source in sorted(suite.glob("*_test.go")):
         names += re.findall(r"^func (Test\w+)\(t \*testing\.T\)", source.read_text(), re.M)
     return names
 
@@ -125,8 +125,10 @@ def parse_go_test_json(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     return results, {name: "".join(parts) for name, parts in outputs.items()}
 
 
-def run_go_suite(address: str, *, outputs: dict[str, str] | None = None, timeout: float = 300) -> dict[str, str]:
-    """Run every Go scenario against the emulator at ``address`` (``host:port``).
+def run_go_suite(
+    address: str, *, outputs: dict[str, str] | None = None, timeout: float = 300, suite: Path = GO_SUITE
+) -> dict[str, str]:
+    """Run every Go scenario of ``suite`` (a Go module directory) against the emulator at ``address``.
 
     Returns ``{scenario: "pass" | "fail" | "unsupported"}`` (empty if nothing ran, e.g. a build
     error). If ``outputs`` is given it is filled with each scenario's output, and ``""`` with the
@@ -134,12 +136,12 @@ def run_go_suite(address: str, *, outputs: dict[str, str] | None = None, timeout
     """
     go = shutil.which("go")
     if go is None:
-        raise RuntimeError("Go (go) is not installed: the Go SDK suite needs it")
+        raise RuntimeError(f"Go (go) is not installed: the Go SDK suite in {suite.name} needs it")
     # readonly: the committed go.mod/go.sum say exactly what to fetch, and are never rewritten.
     goflags = " ".join(f for f in (os.environ.get("GOFLAGS", ""), "-mod=readonly") if f)
     env = {**os.environ, "DTEMU_ADDRESS": address, "GOFLAGS": goflags}
     cmd = [go, "test", "./...", "-count=1", "-json", "-parallel", "32", "-timeout", "180s"]
-    run = run_suite_command(cmd, GO_SUITE, env, timeout)
+    run = run_suite_command(cmd, suite, env, timeout)
     results, per_test = parse_go_test_json(run.stdout)
     per_test[""] = per_test.get("", "") + run.stderr
     note_bad_exit(results, per_test, "go test", run)

@@ -33,20 +33,20 @@ UNSUPPORTED_MARK = "not supported by SDK"
 TEST_FILES = ("scenarios.test.js", "solo.test.js", "time.test.js")
 
 
-def declared_scenarios() -> list[str]:
+def declared_scenarios(suite: Path = JS_SUITE, test_files: tuple[str, ...] = TEST_FILES) -> list[str]:
     """The name of every ``scenario(...)`` in the test files; ``${...}`` stands for any text."""
     names: list[str] = []
-    for test_file in TEST_FILES:
-        found = re.findall(r"""scenario\(\s*(["'`])((?:(?!\1)[^\\]|\\.)*)\1""", (JS_SUITE / test_file).read_text())
+    for test_file in test_files:
+        found = re.findall(r"""scenario\(\s*(["'`])((?:(?!\1)[^\\]|\\.)*)\1""", (suite / test_file).read_text())
         names += [name for _, name in found]
     return names
 
 
-def sdk_version() -> str:
+def sdk_version(suite: Path = JS_SUITE, sdk_package: str = SDK_PACKAGE) -> str:
     """The SDK version package.json pins, e.g. ``0.4.0``."""
     try:
-        package = json.loads((JS_SUITE / "package.json").read_text())
-        return package["dependencies"][SDK_PACKAGE]
+        package = json.loads((suite / "package.json").read_text())
+        return package["dependencies"][sdk_package]
     except (OSError, ValueError, KeyError):
         return "unknown"
 
@@ -54,25 +54,25 @@ def sdk_version() -> str:
 SDK = f"{SDK_PACKAGE} {sdk_version()}"
 
 
-def _installed_at() -> float | None:
+def _installed_at(suite: Path) -> float | None:
     """When node_modules was last installed (npm's hidden lockfile), or None if it is not."""
-    for marker in (JS_SUITE / "node_modules" / ".package-lock.json", JS_SUITE / "node_modules"):
+    for marker in (suite / "node_modules" / ".package-lock.json", suite / "node_modules"):
         if marker.exists():
             return marker.stat().st_mtime
     return None
 
 
-def ensure_node_modules(npm: str, timeout: float = 300) -> None:
-    """``npm ci`` in tests/sdk/js if node_modules is missing or older than package-lock.json."""
-    with exclusive(JS_SUITE):
-        installed = _installed_at()
-        if installed is not None and installed >= (JS_SUITE / "package-lock.json").stat().st_mtime:
+def ensure_node_modules(npm: str, timeout: float = 300, suite: Path = JS_SUITE) -> None:
+    """``npm ci`` in ``suite`` (tests/sdk/js) if node_modules is missing or older than package-lock.json."""
+    with exclusive(suite):
+        installed = _installed_at(suite)
+        if installed is not None and installed >= (suite / "package-lock.json").stat().st_mtime:
             return
         cmd = [npm, "ci", "--no-audit", "--no-fund"]
-        run = run_suite_command(cmd, JS_SUITE, None, timeout)
+        run = run_suite_command(cmd, suite, None, timeout)
     if run.returncode != 0:
         said = run.stdout[-3000:] + run.stderr[-3000:]
-        raise RuntimeError(f"`{' '.join(cmd)}` in {JS_SUITE} failed ({run.returncode=}):\n{said}")
+        raise RuntimeError(f"`{' '.join(cmd)}` in {suite} failed ({run.returncode=}):\n{said}")
 
 
 def _scenario_output(record: dict) -> str:
@@ -121,33 +121,41 @@ def parse_reporter_output(stdout: str) -> tuple[dict[str, str], dict[str, str]]:
     return results, {name: "".join(parts) for name, parts in outputs.items()}
 
 
-def _run_file(node: str, test_file: str, env: dict[str, str], timeout: float) -> CommandRun:
-    """``node --test`` on one file."""
+def _run_file(node: str, suite: Path, test_file: str, env: dict[str, str], timeout: float) -> CommandRun:
+    """``node --test`` on one file of ``suite``, with tests/sdk/js's reporter.js (every suite's)."""
     reporter = [f"--test-reporter={JS_SUITE / 'reporter.js'}", "--test-reporter-destination=stdout"]
-    return run_suite_command([node, "--test", "--test-concurrency=1", *reporter, test_file], JS_SUITE, env, timeout)
+    return run_suite_command([node, "--test", "--test-concurrency=1", *reporter, test_file], suite, env, timeout)
 
 
-def run_js_suite(address: str, *, outputs: dict[str, str] | None = None, timeout: float = 300) -> dict[str, str]:
+def run_js_suite(
+    address: str,
+    *,
+    outputs: dict[str, str] | None = None,
+    timeout: float = 300,
+    suite: Path = JS_SUITE,
+    test_files: tuple[str, ...] = TEST_FILES,
+) -> dict[str, str]:
     """Run every JavaScript scenario against the emulator at ``address`` (``host:port``).
 
     Returns ``{scenario: "pass" | "fail" | "unsupported"}`` (empty if nothing ran, e.g. a load
     error). If ``outputs`` is given it is filled with each scenario's output, and ``""`` with the
-    rest (SDK warnings and errors, node's own messages).
+    rest (SDK warnings and errors, node's own messages). ``suite`` and ``test_files`` name another
+    node suite run the same way (tests/sdk/dapr-js: tests/sdk_dapr_js_runner.py).
     """
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
         raise RuntimeError(f"Node.js ({missing}) is not installed: the JavaScript SDK suite needs node and npm")
     deadline = time.monotonic() + timeout
-    ensure_node_modules(npm, timeout=timeout)
+    ensure_node_modules(npm, timeout=timeout, suite=suite)
     if deadline - time.monotonic() < 60:
-        raise RuntimeError(f"npm ci in {JS_SUITE} left less than 60 s of the suite's {timeout:.0f} s")
+        raise RuntimeError(f"npm ci in {suite} left less than 60 s of the suite's {timeout:.0f} s")
     env = {**os.environ, "DTEMU_ADDRESS": address}
     env.pop("NODE_OPTIONS", None)
     results: dict[str, str] = {}
     collected: dict[str, str] = {"": ""}
-    for test_file in TEST_FILES:
-        run = _run_file(node, test_file, env, deadline - time.monotonic())
+    for test_file in test_files:
+        run = _run_file(node, suite, test_file, env, deadline - time.monotonic())
         file_results, file_outputs = parse_reporter_output(run.stdout)
         note_bad_exit(file_results, file_outputs, f"node --test {test_file}", run)
         results.update(file_results)

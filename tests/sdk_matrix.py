@@ -1,6 +1,6 @@
 """The SDK × feature matrix: run the other languages' SDK suites against the emulator and tabulate.
 
-    scripts/sdk-matrix                  # every suite: Python, JavaScript, Java, Go
+    scripts/sdk-matrix                  # every suite: Python, JavaScript, Java, Go, JavaScript (Dapr), Go (Dapr)
     scripts/sdk-matrix --only go,js     # some of them
     scripts/sdk-matrix --markdown       # also print the table as Markdown (the README's)
 
@@ -46,6 +46,9 @@ FEATURES: list[tuple[str, str]] = [
     ("work-item-filters", "work-item filters"),
     ("taskhub", "task hubs (taskhub header isolates instances and work)"),
     ("time-skipping", "control of time (skipping while a client waits, advance)"),
+    ("versioning", "workflow versions and patches (Dapr: is_patched replays)"),
+    ("rerun", "rerun from an event (Dapr: RerunWorkflowFromEvent)"),
+    ("cross-app", "calls routed to another app ID fail the task (Dapr)"),
 ]
 FEATURE_KEYS = {key for key, _ in FEATURES}
 UNSUPPORTED_REASON = re.compile(r"not supported by SDK:?\s*(.*)")
@@ -82,6 +85,7 @@ class Suite:
     feature_of: Callable[[str], str | None]
     declared: Callable[[], list[str]]  # the scenario names in the sources; "${...}" matches any text
     needs_emulator: bool = True  # False: the suite starts its own (the Python tests do)
+    dialect: str = "microsoft"  # "dapr": the suite is given the emulator's --dapr-port address
 
     @property
     def title(self) -> str:
@@ -131,6 +135,9 @@ def to_markdown(titles: list[str], columns: list[dict[str, Cell]]) -> str:
 
 
 def all_suites() -> list[Suite]:
+    from tests import sdk_dapr_go_runner as dapr_go
+    from tests import sdk_dapr_js_runner as dapr_js
+    from tests import sdk_dapr_python_runner as dapr_py
     from tests import sdk_go_runner, sdk_java_runner, sdk_js_runner, sdk_python_runner
 
     py, js, java, go = sdk_python_runner, sdk_js_runner, sdk_java_runner, sdk_go_runner
@@ -139,6 +146,33 @@ def all_suites() -> list[Suite]:
         Suite("js", "JavaScript", js.SDK, js.run_js_suite, prefix_feature(":"), js.declared_scenarios),
         Suite("java", "Java", java.SDK, java.run_java_suite, prefix_feature("__"), java.declared_scenarios),
         Suite("go", "Go", go.SDK, go.run_go_suite, go.FEATURES.get, go.declared_scenarios),
+        Suite(
+            "dapr-python",
+            "Python (Dapr)",
+            dapr_py.SDK,
+            dapr_py.run_dapr_python_suite,
+            dapr_py.feature_of,
+            dapr_py.declared_scenarios,
+            dialect="dapr",
+        ),
+        Suite(
+            "dapr-js",
+            "JavaScript (Dapr)",
+            dapr_js.SDK,
+            dapr_js.run_dapr_js_suite,
+            prefix_feature(":"),
+            dapr_js.declared_scenarios,
+            dialect="dapr",
+        ),
+        Suite(
+            "dapr-go",
+            "Go (Dapr)",
+            dapr_go.SDK,
+            dapr_go.run_dapr_go_suite,
+            dapr_go.FEATURES.get,
+            dapr_go.declared_scenarios,
+            dialect="dapr",
+        ),
     ]
 
 
@@ -160,8 +194,9 @@ def run_suite(suite: Suite, db_path: str | None = None) -> tuple[dict[str, str],
     try:
         if not suite.needs_emulator:
             return suite.run(None, outputs=outputs), outputs
-        with InMemoryOrchestrationBackend(port=0, db_path=db_path) as backend:
-            return suite.run(backend.address, outputs=outputs), outputs
+        dapr = suite.dialect == "dapr"
+        with InMemoryOrchestrationBackend(port=0, db_path=db_path, dapr_port=0 if dapr else None) as backend:
+            return suite.run(backend.dapr_address if dapr else backend.address, outputs=outputs), outputs
     except RuntimeError as error:  # a missing toolchain: report it as a suite that ran nothing
         outputs[""] = str(error)
         return {}, outputs
@@ -194,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     parser = argparse.ArgumentParser(description="Run the SDK suites against the emulator and print the matrix.")
-    parser.add_argument("--only", default="", help="comma-separated suites: python, js, java, go (default: all)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated suites: python, js, java, go, dapr-js, dapr-go (default: all)"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the matrix as Markdown")
     args = parser.parse_args(argv)
     chosen = {s.strip() for s in args.only.split(",") if s.strip()}

@@ -28,7 +28,8 @@ def test_prefix_feature_reads_js_and_java_names():
 @pytest.mark.parametrize("suite", all_suites(), ids=lambda s: s.key)
 def test_every_declared_scenario_has_a_feature(suite):
     names = suite.declared()
-    assert len(names) >= 40, f"only {len(names)} {suite.language} scenarios found in the sources"
+    minimum = 20 if suite.dialect == "dapr" else 40  # the Dapr suites are younger and smaller
+    assert len(names) >= minimum, f"only {len(names)} {suite.language} scenarios found in the sources"
     assert len(set(names)) == len(names), "two scenarios share a name"
     assert [n for n in names if suite.feature_of(n) is None] == []
 
