@@ -352,3 +352,23 @@ def test_a_client_call_routed_to_another_app_is_refused(dapr_backend):
         assert client.get_orchestration_state("local").runtime_status == OrchestrationStatus.PENDING
     finally:
         client.close()
+
+
+def test_the_console_marks_instances_a_dapr_client_started(dapr_backend):
+    import grpc
+    from rich.console import Console
+
+    from emulator.console import render
+    from emulator.console.live import next_view
+
+    start = grpc.insecure_channel(dapr_backend.dapr_address).unary_unary("/TaskHubSidecarService/StartInstance")
+    start(wire.encode([wire.string(1, "from-dapr"), wire.string(2, "order")]))
+    client = TaskHubGrpcClient(host_address=dapr_backend.address)
+    try:
+        client.schedule_new_orchestration("order", instance_id="from-microsoft")
+    finally:
+        client.close()
+    console = Console(record=True, width=160, force_terminal=True)
+    console.print(render(next_view(dapr_backend._server, None)))
+    rows = {line.split()[1]: line for line in console.export_text().splitlines() if "from-" in line and "│" in line}
+    assert "order Dapr" in rows["from-dapr"] and "Dapr" not in rows["from-microsoft"], rows

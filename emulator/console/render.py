@@ -85,6 +85,14 @@ def header(view: View) -> Text:
     return line
 
 
+def _name(row) -> Text:
+    """The orchestration's name; a Dapr Workflow client's instances are marked "Dapr"."""
+    name = Text(row.name)
+    if row.dialect == "dapr":
+        name.append(" Dapr", style="magenta")
+    return name
+
+
 def instances_table(view: View) -> Table:
     table = Table(title="Recently changed instances", title_justify="left", expand=True)
     many_hubs = len(view.snapshot.hubs) > 1
@@ -103,7 +111,7 @@ def instances_table(view: View) -> Table:
         table.add_row(
             *((row.hub,) if many_hubs else ()),
             row.instance_id,
-            row.name,
+            _name(row),
             _status(row.status),
             _clock(row.created),
             _clock(row.updated),

@@ -127,13 +127,17 @@ def _purge(fn):
     return purge
 
 
+async def start_instance(hub, req: pb.CreateInstanceRequest, context):
+    return pb.CreateInstanceResponse(instanceId=hub.start_instance(req, dialect="dapr"))
+
+
 def _adapt(name: str, fn, deserialize):
     if name == "CompleteOrchestratorTask":
         return complete_workflow_task, _workflow_response
     if name == "GetWorkItems":
         return _work_items(fn), deserialize
     if name == "StartInstance":
-        return _routed(name, fn, lambda data: deserialize(dialect.create_instance_in(data)))
+        return _routed(name, start_instance, lambda data: deserialize(dialect.create_instance_in(data)))
     if name == "PurgeInstances":
         return _routed(name, _purge(fn), lambda data: _with_force(deserialize, *dialect.purge_in(data)))
     if name in dialect.CLIENT_ROUTERS:

@@ -295,12 +295,19 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
 
     # ------------------------------------------------------------------ creating instances
 
-    def _create(self, instance_id: str, start: pb.ExecutionStartedEvent, start_at: float | None = None) -> Instance:
+    def _create(
+        self,
+        instance_id: str,
+        start: pb.ExecutionStartedEvent,
+        start_at: float | None = None,
+        dialect: str | None = None,
+    ) -> Instance:
         now = self._now()
         execution_id = uuid.uuid4().hex
         start.orchestrationInstance.instanceId = instance_id
         start.orchestrationInstance.executionId.value = execution_id
         inst = Instance(instance_id, execution_id, start, now)
+        inst.dialect = dialect
         inst.inbox.append(ev.event(now, executionStarted=start))
         if start_at is not None and start_at > now:
             inst.scheduled_start = start_at
@@ -326,15 +333,16 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             inst.start_timer.cancel()
         self._store.delete(inst.instance_id)
 
-    def start_instance(self, req: pb.CreateInstanceRequest) -> str:
+    def start_instance(self, req: pb.CreateInstanceRequest, dialect: str | None = None) -> str:
+        """Create an instance; ``dialect``: the protocol dialect of the client asking ("dapr")."""
         if not req.name:
             raise InvalidRequest("name (the orchestrator to run) is required and was empty")
         with self._op():
-            instance_id = self._start_locked(req)
+            instance_id = self._start_locked(req, dialect)
             self._pump()
         return instance_id
 
-    def _start_locked(self, req: pb.CreateInstanceRequest) -> str:
+    def _start_locked(self, req: pb.CreateInstanceRequest, dialect: str | None = None) -> str:
         instance_id = req.instanceId or uuid.uuid4().hex
         existing = self._store.get(instance_id)
         if existing is not None:
@@ -366,7 +374,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
         if req.HasField("scheduledStartTimestamp") and ev.seconds(req.scheduledStartTimestamp) > self._now():
             start_at = ev.seconds(req.scheduledStartTimestamp)
             start.scheduledStartTimestamp.CopyFrom(req.scheduledStartTimestamp)
-        self._create(instance_id, start, start_at)
+        self._create(instance_id, start, start_at, dialect)
         return instance_id
 
     def _make_room(self, existing: Instance, replaceable: set[int]) -> None:
@@ -463,7 +471,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             )
             if not new_instance_id:
                 self._remove(inst)
-            self._create(target, start)
+            self._create(target, start, dialect=inst.dialect)
             self._pump()
             return target
 
@@ -532,6 +540,7 @@ class TaskHub(OrchestrationRules, EntityRules, Queries, Snapshots):
             started.ClearField("parentInstance")  # a rerun of a child stands on its own
             inst = Instance(new_id, execution_id, started, self._now())
             inst.started = True
+            inst.dialect = source.dialect
             inst.replace_history(ev.encode_history(kept))
             inst.event_count = len(kept)
             self._store.put(inst)

@@ -282,7 +282,7 @@ class OrchestrationRules:
         )
         if created.instanceId not in inst.children:
             inst.children.append(created.instanceId)
-        self._create(created.instanceId, start)
+        self._create(created.instanceId, start, dialect=inst.dialect)
 
     def _apply_complete(self, inst: Instance, action: pb.OrchestratorAction, history: list) -> bool:
         c = action.completeOrchestration

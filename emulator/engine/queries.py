@@ -113,6 +113,8 @@ class InstanceRow:
     hub: str = "default"
     #: A failed instance's error message (first line), else None.
     error: str | None = None
+    #: The protocol dialect of the client that started it ("dapr"), None for Microsoft's.
+    dialect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ def _row(inst, hub: str) -> InstanceRow:
         inst.event_count,
         hub,
         error,
+        inst.dialect,
     )
 
 

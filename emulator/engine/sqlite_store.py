@@ -105,6 +105,7 @@ def _instance_row(inst: Instance) -> tuple:
         "event_count": inst.event_count,
         "children": inst.children,
         "rewinding": inst.rewinding,
+        "dialect": inst.dialect,
     }
     # Work handed to a worker is not done until it is completed: store it as still pending.
     pending = list(inst.lease.item[1:]) if inst.lease is not None else []
@@ -141,6 +142,7 @@ def _load_instance(row, past: bytes) -> Instance:
         "rewinding",
     ):
         setattr(inst, key, d[key])
+    inst.dialect = d.get("dialect")  # absent from rows written before dialects existed
     inst.failure = pb.TaskFailureDetails.FromString(failure) if failure is not None else None
     inst.parent = pb.ParentInstanceInfo.FromString(parent) if parent is not None else None
     inst.trace_context = pb.TraceContext.FromString(trace) if trace is not None else None

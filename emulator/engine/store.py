@@ -45,6 +45,7 @@ class Instance:
         "start_timer",
         "rewinding",
         "history_generation",
+        "dialect",
     )
 
     def __init__(self, instance_id: str, execution_id: str, start: pb.ExecutionStartedEvent, now: float):
@@ -75,6 +76,9 @@ class Instance:
         self.start_timer = None
         self.rewinding = False
         self.history_generation = 0  # bumped whenever ``past`` is replaced rather than appended to
+        #: The protocol dialect whose client started it ("dapr"), None for Microsoft's; its
+        #: sub-orchestrations and reruns inherit it. The console marks these instances.
+        self.dialect: str | None = None
 
     @property
     def status(self) -> int:
