@@ -113,6 +113,38 @@ def test_an_event_raised_before_the_wait_beats_an_hour_timer(skipping, client):
     assert client.wait_for_orchestration_completion("race", timeout=30).serialized_output == '"event"'
 
 
+def test_a_timer_due_in_year_9999_is_a_wait_without_timeout_and_never_a_jump(backend, client):
+    """Dapr's Go SDK waits for an event without a timeout beside a timer due 9999-12-31T23:59:59Z."""
+    import queue
+
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from tests.helpers import RawWorker
+
+    backend.set_time_skipping(True)
+    raw = RawWorker(backend)
+    try:
+        client.schedule_new_orchestration("forever", instance_id="forever")
+        item = raw.next()
+        never = pb.CreateTimerAction(fireAt=Timestamp(seconds=253402300799, nanos=999999999))
+        raw.stub.CompleteOrchestratorTask(
+            pb.OrchestratorResponse(
+                instanceId="forever",
+                completionToken=item.completionToken,
+                actions=[pb.OrchestratorAction(id=0, createTimer=never)],
+            )
+        )
+        with pytest.raises(TimeoutError):  # a waiting client and nothing else to do: still no jump
+            client.wait_for_orchestration_completion("forever", timeout=0.5)
+        assert backend.now() < datetime.now(timezone.utc) + timedelta(days=1)
+        with pytest.raises(queue.Empty):
+            raw.next(timeout=0.2)  # and the timer did not fire
+        assert client.get_orchestration_state("forever").runtime_status == OrchestrationStatus.RUNNING
+    finally:
+        raw.close()
+
+
 def test_no_jump_while_an_activity_runs(skipping, client):
     client.schedule_new_orchestration(_activity_or_hour, instance_id="busy")
     assert client.wait_for_orchestration_completion("busy", timeout=30).serialized_output == '"slept for real"'

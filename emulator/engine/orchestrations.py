@@ -59,6 +59,10 @@ def _check_action(action: pb.OrchestratorAction) -> str | None:
     return None
 
 
+#: 9999-12-31T23:59:59Z: a timer due then is a wait that has no timeout; it never fires.
+NEVER = 253402300799
+
+
 @dataclass
 class TurnExtras:
     """What a protocol dialect carries with a worker's answer beyond Microsoft's message. The engine
@@ -222,6 +226,8 @@ class OrchestrationRules:
         return False
 
     def _schedule_timer(self, inst: Instance, timer_id: int, fire_at) -> None:
+        if fire_at.seconds >= NEVER:
+            return  # a wait without a timeout (Dapr's Go SDK): time skipping must not jump to year 9999
         instance_id, execution_id = inst.instance_id, inst.execution_id
 
         def fire() -> None:
