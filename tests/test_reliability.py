@@ -263,3 +263,19 @@ def test_start_prints_the_faults_and_their_seed(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_cancelled_lease_timers_let_go_of_their_work_items_and_do_not_pile_up(backend, client, make_worker):
+    """Every work item has a lease timer (300 s), cancelled when it completes: the timer must drop
+    the lease (and so the work item's history) at once, and the heap must not keep every cancelled
+    one until it is due (the memory benchmark went from 1.8 to 10 KiB per instance)."""
+    from emulator.engine.clock import COMPACT_EVERY
+
+    make_worker(orchestrators=[_chain_squares], activities=[_idempotent_square])
+    ids = [client.schedule_new_orchestration(_chain_squares, input=2) for _ in range(COMPACT_EVERY // 2)]
+    for iid in ids:
+        assert client.wait_for_orchestration_completion(iid, timeout=30).runtime_status == OrchestrationStatus.COMPLETED
+    heap = backend._server.engine._scheduler._heap
+    assert [h for h in heap if h.cancelled and h.callback is not None] == []
+    # 5 work items an instance, so about 2.5 compaction intervals of lease timers were pushed
+    assert len(heap) < 2 * COMPACT_EVERY, len(heap)

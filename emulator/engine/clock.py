@@ -51,6 +51,10 @@ class HubClock:
         return True
 
 
+#: Pushes between two looks at how much of the heap is cancelled (see Scheduler._compact).
+COMPACT_EVERY = 1024
+
+
 class TimerHandle:
     __slots__ = ("due", "at", "seq", "callback", "cancelled", "owner")
 
@@ -63,7 +67,10 @@ class TimerHandle:
         self.owner = owner
 
     def cancel(self) -> None:
+        # The handle stays in the heap until its time or the next compaction; what it would have
+        # run (a lease's closure holds the work item, history and all) is let go of now.
         self.cancelled = True
+        self.callback = None
 
     def __lt__(self, other: TimerHandle) -> bool:
         return (self.due, self.seq) < (other.due, other.seq)
@@ -79,6 +86,7 @@ class Scheduler:
     def __init__(self, clock: Clock = time.time):
         self.clock = clock
         self._heap: list[TimerHandle] = []
+        self._pushes = 0  # since the last compaction
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
@@ -94,7 +102,20 @@ class Scheduler:
             heapq.heappush(self._heap, handle)
             if self._heap[0] is handle:
                 self._cond.notify()
+            self._pushes += 1
+            if self._pushes >= COMPACT_EVERY and 2 * self._pushes > len(self._heap):
+                self._compact()
         return handle
+
+    def _compact(self) -> None:
+        """Drop cancelled handles once they are most of the heap. Most timers are cancelled long
+        before they are due (every work item's lease timer, 300 s by default), so without this the
+        heap, and each scan of it, grows with the work done in the last lease timeout."""
+        self._pushes = 0
+        live = [h for h in self._heap if not h.cancelled]
+        if 2 * len(live) < len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
 
     def call_later(self, delay: float, callback: Callable[[], None], owner: object = None) -> TimerHandle:
         return self.call_at(self.clock() + delay, callback, owner)
@@ -161,7 +182,10 @@ class Scheduler:
                 handle = self._next_due()
             if handle is None:
                 return
+            callback = handle.callback  # None: cancelled after it was taken from the heap
+            if callback is None:
+                continue
             try:
-                handle.callback()
+                callback()
             except Exception:  # a timer's failure must not stop every other timer
                 log.exception("timer callback failed")
