@@ -284,16 +284,19 @@ class Servicer:
 
     async def CompleteActivityTask(self, hub: TaskHub, req: pb.ActivityResponse, context):
         hub.complete_activity(req)
+        await yield_to_streams()
         return pb.CompleteTaskResponse()
 
     async def CompleteOrchestratorTask(self, hub: TaskHub, req: pb.OrchestratorResponse | Unreadable, context):
         if isinstance(req, Unreadable):
             req.refuse(hub)
         hub.complete_orchestrator(req)
+        await yield_to_streams()
         return pb.CompleteTaskResponse()
 
     async def CompleteEntityTask(self, hub: TaskHub, req: pb.EntityBatchResult, context):
         hub.complete_entity(req)
+        await yield_to_streams()
         return pb.CompleteTaskResponse()
 
     async def AbandonTaskActivityWorkItem(self, hub: TaskHub, req, context):
@@ -379,6 +382,17 @@ def _guard_stream(name: str, fn, hub_of):
             await _abort(context, name, e)
 
     return handler
+
+
+async def yield_to_streams() -> None:
+    """Let the work-item streams run before a completion is answered.
+
+    A completion usually hands the next work item to a stream's queue (the next orchestrator turn,
+    or the activity it scheduled). Without this the completion's answer is sent first and the
+    stream resumes only on the loop's next round; a worker waits for the work item, not for the
+    answer. Measured on ``scripts/bench --only sequential`` (docs/benchmarks.md): completion ->
+    next work item 0.4 ms shorter per orchestration, server CPU unchanged."""
+    await asyncio.sleep(0)
 
 
 def _identity(data: bytes) -> bytes:

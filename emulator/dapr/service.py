@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from emulator import wire
 from emulator.dapr import dialect
 from emulator.engine.queries import InstanceFilter
-from emulator.service import Servicer, Unreadable, _guard_unary, generic_handler
+from emulator.service import Servicer, Unreadable, _guard_unary, generic_handler, yield_to_streams
 
 #: The continuation tokens of Dapr's ListInstanceIDs are a listing of their own.
 LIST_INSTANCE_IDS = "ListInstanceIDs"
@@ -85,6 +85,7 @@ async def complete_workflow_task(hub, request, context):
     if isinstance(response, Unreadable):
         response.refuse(hub)
     hub.complete_orchestrator(response, extras)
+    await yield_to_streams()
     return pb.CompleteTaskResponse()
 
 
