@@ -12,6 +12,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --console --only hello,chain,raw,start   # `start` with the live console vs --no-console
     scripts/bench --only unary,sequential --rounds 5   # unary RPCs; sequential latency and where it goes
     scripts/bench --only hello,unary --contended       # each measurement also with a CPU burner per core
+    scripts/bench --only floor --backends empty-aio,empty-sync   # the transports alone: empty servers
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ BACKENDS = ("ours", "theirs")
 # ours-sqlite: our emulator with the SQLite store. ours-console / ours-no-console: the real
 # `durabletask-emulator start` command at its default log level, with the live console on a
 # pseudo-terminal, or with --no-console and stderr to /dev/null (the cheapest place for log lines).
-CHOICES = ("ours", "theirs", "ours-sqlite", "ours-console", "ours-no-console")
+CHOICES = ("ours", "theirs", "ours-sqlite", "ours-console", "ours-no-console", "empty-aio", "empty-sync")
+# empty-aio / empty-sync: the transport alone, the floor under each backend. A server of the kind
+# each backend is built on (grpc.aio, as ours; grpc.server on a 10-thread pool, as the bundled
+# backend) that answers Hello and nothing else, with the same method registration.
+EMPTY = ("empty-aio", "empty-sync")
 CLI_BACKENDS = ("ours-console", "ours-no-console")
 TERMINAL = (40, 140)  # rows, columns of the console's pseudo-terminal
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
@@ -65,8 +70,48 @@ class Stalled(Exception):
 # ---------------------------------------------------------------- hosting a backend
 
 
+def _empty_handler(hello) -> grpc.GenericRpcHandler:
+    method = grpc.unary_unary_rpc_method_handler(
+        hello, request_deserializer=empty_pb2.Empty.FromString, response_serializer=empty_pb2.Empty.SerializeToString
+    )
+    return grpc.method_handlers_generic_handler("TaskHubSidecarService", {"Hello": method})
+
+
+def serve_empty(which: str, port: int) -> None:
+    """An empty server of one kind (see EMPTY), until SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if which == "empty-sync":
+        server = grpc.server(ThreadPoolExecutor(max_workers=10))
+        server.add_generic_rpc_handlers((_empty_handler(lambda request, context: empty_pb2.Empty()),))
+        server.add_insecure_port(f"localhost:{port}")
+        server.start()
+        print("ready", flush=True)
+        stop.wait()
+        server.stop(None)
+        return
+    import asyncio
+
+    async def hello(request, context):
+        return empty_pb2.Empty()
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((_empty_handler(hello),))
+        server.add_insecure_port(f"localhost:{port}")
+        await server.start()
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        await server.stop(None)
+
+    asyncio.run(main())
+
+
 def serve(which: str, port: int) -> None:
     """Run one backend in this process until SIGTERM (the harness starts this as a subprocess)."""
+    if which in EMPTY:
+        serve_empty(which, port)
+        return
     if which == "theirs":
         from durabletask.testing import InMemoryOrchestrationBackend  # the competitor, measured only
 
@@ -236,13 +281,19 @@ def sleeper(ctx, seconds):
     return (ctx.current_utc_datetime - fire_at).total_seconds()
 
 
+# The SDK's clients and workers log every work item at INFO on loggers of their own, outside the
+# logging hierarchy (29,000 lines in one run): every one here gets this logger, at ERROR.
+QUIET = logging.getLogger("bench.sdk")
+QUIET.setLevel(logging.ERROR)
+
+
 def _sdk(server: Server):
-    worker = TaskHubGrpcWorker(host_address=server.address, metadata=server.metadata)
+    worker = TaskHubGrpcWorker(host_address=server.address, metadata=server.metadata, logger=QUIET)
     for o in (hello, chain, fan_out, sleeper):
         worker.add_orchestrator(o)
     worker.add_activity(echo)
     worker.start()
-    return TaskHubGrpcClient(host_address=server.address, metadata=server.metadata), worker
+    return TaskHubGrpcClient(host_address=server.address, metadata=server.metadata, logger=QUIET), worker
 
 
 def _wait_all(client, ids, deadline: float) -> list:
@@ -303,7 +354,7 @@ def w_waiters(server: Server, size: int, limit: float) -> dict:
     lock = threading.Lock()
 
     def one(i):
-        c = TaskHubGrpcClient(host_address=server.address, metadata=server.metadata)
+        c = TaskHubGrpcClient(host_address=server.address, metadata=server.metadata, logger=QUIET)
         try:
             iid = c.schedule_new_orchestration(hello, input=i)
             c.wait_for_orchestration_completion(iid, timeout=limit)
@@ -723,19 +774,49 @@ def _hello(server: Server, calls: int) -> tuple[float, float]:
     return statistics.median(times), used / calls * 1e6
 
 
+def w_floor(server: Server, size: int, limit: float, threads: int = 16) -> dict:
+    """Empty ``Hello`` RPCs: ``size`` one at a time (round trip, server CPU per call), then ``size``
+    from ``threads`` client threads at once (calls/s, server CPU per call). Run it on
+    ``--backends empty-aio,empty-sync`` for the transports alone, and on ours,theirs beside it."""
+    rtt, one_us = _hello(server, size)
+    deadline = time.monotonic() + limit
+
+    def client(t: int) -> int:
+        done = 0
+        with grpc.insecure_channel(server.address) as channel:
+            stub = stubs.TaskHubSidecarServiceStub(channel)
+            for _ in range(t, size, threads):
+                if time.monotonic() > deadline:
+                    break
+                stub.Hello(empty_pb2.Empty(), metadata=server.metadata, timeout=limit)
+                done += 1
+        return done
+
+    cpu, start = server.cpu(), time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        calls = sum(pool.map(client, range(threads)))
+    wall, used = time.monotonic() - start, server.cpu() - cpu
+    if calls < size:
+        raise Stalled(f"{calls} of {size} concurrent Hello calls answered in {limit:.0f} s")
+    return {
+        "1 at a time: RTT ms": rtt,
+        "1 at a time: server µs/call": one_us,
+        f"{threads} at once: calls/s": calls / wall,
+        f"{threads} at once: server µs/call": used / calls * 1e6,
+    }
+
+
 def w_sequential(server: Server, size: int, limit: float, warmup: int = 5) -> dict:
     """One SDK client and one SDK worker: ``size`` orchestrations of `two`, one after another
     (schedule, then wait for completion). Latency p50/p90 per orchestration on the client's clock,
     and where it goes (BREAKDOWN): client and worker timestamps (TimedWorker), and the server's
     own timestamps read back afterwards from each instance's history and state. Afterwards, the
     round trip of an empty ``Hello`` RPC on the same server, for scale."""
-    quiet = logging.getLogger("bench.sdk")
-    quiet.setLevel(logging.ERROR)  # the SDK logs every work item at INFO, and the stream cancelled at stop
-    worker = TimedWorker(host_address=server.address, metadata=server.metadata, logger=quiet)
+    worker = TimedWorker(host_address=server.address, metadata=server.metadata, logger=QUIET)
     worker.add_orchestrator(two)
     worker.add_activity(echo)
     worker.start()
-    client = TaskHubGrpcClient(host_address=server.address, metadata=server.metadata, logger=quiet)
+    client = TaskHubGrpcClient(host_address=server.address, metadata=server.metadata, logger=QUIET)
     deadline = time.monotonic() + limit
     try:
         runs = []
@@ -845,6 +926,7 @@ WORKLOADS: dict[str, tuple[Callable, int, int, float]] = {
     "memory": (w_memory, 10000, 500, 120),
     "unary": (w_unary, 3000, 200, 60),
     "sequential": (w_sequential, 200, 20, 60),
+    "floor": (w_floor, 3000, 200, 60),
 }
 
 

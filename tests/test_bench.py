@@ -24,6 +24,9 @@ def test_quick_benchmark_prints_a_table():
     assert any("server µs/inst" in row for row in rows)
     assert any("orch/s" in row for row in rows)
     assert "stalled" not in result.stdout
+    # progress and results only: none of the SDK's own log lines (one per work item)
+    assert "durabletask-worker" not in result.stderr and "durabletask-client" not in result.stderr
+    assert all(line.startswith("round ") for line in result.stderr.splitlines()), result.stderr[-2000:]
 
 
 def test_unknown_workload_is_a_usage_error():
@@ -60,4 +63,20 @@ def test_quick_contended_unary_and_sequential_rows():
     lines = result.stdout.splitlines()
     for name in ("unary", "unary contended", "sequential", "sequential contended"):
         assert any(line.startswith(f"| {name} |") for line in lines), (name, result.stdout[-2000:])
+    assert "stalled" not in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_quick_floor_compares_an_empty_server_of_each_kind():
+    """The transports alone (grpc.aio against grpc.server on a thread pool): what the issue calls the floor."""
+    result = subprocess.run(
+        [sys.executable, str(HARNESS), "--quick", "--only", "floor", "--backends", "empty-aio,empty-sync"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| empty-aio median (min–max) | empty-sync median (min–max) |" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| floor |")]
+    assert any("16 at once: calls/s" in row for row in rows) and any("1 at a time: RTT ms" in row for row in rows)
     assert "stalled" not in result.stdout
