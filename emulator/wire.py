@@ -91,6 +91,11 @@ def map_entry(number: int, key: str, value: str) -> Field:
     return (number, LEN, encode([string(1, key), string(2, value)]))
 
 
+def first(fields: list[Field], number: int) -> bytes | None:
+    """The first length-delimited field ``number`` (a string, bytes or a nested message), or None."""
+    return next((v for n, k, v in fields if n == number and k == LEN), None)
+
+
 def map_items(fields: list[Field], number: int) -> dict[str, str]:
     items = {}
     for n, kind, value in fields:

@@ -229,6 +229,15 @@ def test_duplicate_activity_completion_or_late_abandon_is_failed_precondition(ba
     _still_serving_raw(backend, client)
 
 
+def _work_items_of(raw, count: int) -> dict:
+    """The next ``count`` orchestrator work items the raw worker gets, by instance ID."""
+    items = {}
+    while len(items) < count:
+        item = raw.next()
+        items[item.orchestratorRequest.instanceId] = item
+    return items
+
+
 def _respond(raw, item, actions):
     raw.stub.CompleteOrchestratorTask(
         pb.OrchestratorResponse(
@@ -273,10 +282,7 @@ def test_malformed_action_fails_only_that_instance(backend, client, action, word
     try:
         bad = client.schedule_new_orchestration("bad-actions", instance_id="bad")
         good = client.schedule_new_orchestration("good-actions", instance_id="good")
-        items = {}
-        while len(items) < 2:
-            item = raw.next()
-            items[item.orchestratorRequest.instanceId] = item
+        items = _work_items_of(raw, 2)
         with pytest.raises(grpc.RpcError) as err:
             _respond(raw, items[bad], [action])
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -300,10 +306,7 @@ def test_an_answer_that_does_not_parse_fails_only_its_instance_and_names_the_dap
     try:
         bad = client.schedule_new_orchestration("unreadable", instance_id="unreadable")
         good = client.schedule_new_orchestration("readable", instance_id="readable")
-        items = {}
-        while len(items) < 2:
-            item = raw.next()
-            items[item.orchestratorRequest.instanceId] = item
+        items = _work_items_of(raw, 2)
         task = wire.encode([wire.string(1, "hello"), (5, wire.LEN, b"\x0a\xff")])  # a truncated TraceContext
         action = wire.encode([(1, wire.VARINT, 1), (2, wire.LEN, task)])
         answer = wire.encode([wire.string(1, bad), (2, wire.LEN, action), wire.string(4, items[bad].completionToken)])

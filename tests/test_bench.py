@@ -11,15 +11,16 @@ import pytest
 HARNESS = Path(__file__).parent.parent / "scripts" / "benchmarks.py"
 
 
+def _bench(*args: str, timeout: float = 110) -> subprocess.CompletedProcess:
+    """Run the harness with ``args``; it must succeed."""
+    result = subprocess.run([sys.executable, str(HARNESS), *args], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
 @pytest.mark.timeout(120)
 def test_quick_benchmark_prints_a_table():
-    result = subprocess.run(
-        [sys.executable, str(HARNESS), "--quick", "--ours-only", "--only", "raw,hello"],
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _bench("--quick", "--ours-only", "--only", "raw,hello")
     rows = [line for line in result.stdout.splitlines() if line.startswith("| raw") or line.startswith("| hello")]
     assert any("server µs/inst" in row for row in rows)
     assert any("orch/s" in row for row in rows)
@@ -38,13 +39,7 @@ def test_unknown_workload_is_a_usage_error():
 
 @pytest.mark.timeout(120)
 def test_quick_console_benchmark_compares_the_console_on_a_pty_with_no_console():
-    result = subprocess.run(
-        [sys.executable, str(HARNESS), "--quick", "--console", "--only", "start"],
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _bench("--quick", "--console", "--only", "start")
     assert "| ours-console median (min–max) | ours-no-console median (min–max) |" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("| start | starts/s")]
     assert len(rows) == 1 and "stalled" not in rows[0]
@@ -53,13 +48,7 @@ def test_quick_console_benchmark_compares_the_console_on_a_pty_with_no_console()
 
 @pytest.mark.timeout(150)
 def test_quick_contended_unary_and_sequential_rows():
-    result = subprocess.run(
-        [sys.executable, str(HARNESS), "--quick", "--ours-only", "--contended", "--only", "unary,sequential"],
-        capture_output=True,
-        text=True,
-        timeout=140,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _bench("--quick", "--ours-only", "--contended", "--only", "unary,sequential", timeout=140)
     lines = result.stdout.splitlines()
     for name in ("unary", "unary contended", "sequential", "sequential contended"):
         assert any(line.startswith(f"| {name} |") for line in lines), (name, result.stdout[-2000:])
@@ -69,13 +58,7 @@ def test_quick_contended_unary_and_sequential_rows():
 @pytest.mark.timeout(120)
 def test_quick_floor_compares_an_empty_server_of_each_kind():
     """The transports alone (grpc.aio against grpc.server on a thread pool): what the issue calls the floor."""
-    result = subprocess.run(
-        [sys.executable, str(HARNESS), "--quick", "--only", "floor", "--backends", "empty-aio,empty-sync"],
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _bench("--quick", "--only", "floor", "--backends", "empty-aio,empty-sync")
     assert "| empty-aio median (min–max) | empty-sync median (min–max) |" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("| floor |")]
     assert any("16 at once: calls/s" in row for row in rows) and any("1 at a time: RTT ms" in row for row in rows)

@@ -36,17 +36,20 @@ def _without(fields, *numbers):
 # ------------------------------------------------------------------ inbound
 
 
-def _schedule_task_in(data: bytes) -> bytes:
-    fields = wire.parse(data)
-    execution_id = next((v for n, k, v in fields if n == 5 and k == wire.LEN), None)
+def _schedule_task_in(fields: list) -> bytes:
+    execution_id = wire.first(fields, 5)
     out = _without(fields, 4, 5, 6)
     if execution_id is not None:
         out.append(wire.map_entry(4, TASK_EXECUTION_TAG, execution_id.decode()))
     return wire.encode(out)
 
 
-def _child_workflow_in(data: bytes) -> bytes:
-    return wire.encode(_without(wire.parse(data), 5, 6))
+def _child_workflow_in(fields: list) -> bytes:
+    return wire.encode(_without(fields, 5, 6))
+
+
+#: An action's call: ``{action field: (what it calls, its body's router field, its translation)}``.
+_CALLS = {2: ("activity", 4, _schedule_task_in), 3: ("child workflow", 5, _child_workflow_in)}
 
 
 def _other_app(router: bytes | None) -> str | None:
@@ -84,14 +87,12 @@ def _action_in(data: bytes, extras: TurnExtras) -> bytes:
         if number == 9:  # router: the emulator is the one app
             routers.append(value)
             continue
-        if number == 2 and kind == wire.LEN:
-            routers.append(_field(value, 4))
-            call = ("activity", value)
-            value = _schedule_task_in(value)
-        elif number == 3 and kind == wire.LEN:
-            routers.append(_field(value, 5))
-            call = ("child workflow", value)
-            value = _child_workflow_in(value)
+        if number in _CALLS and kind == wire.LEN:
+            what, router_field, translate = _CALLS[number]
+            body = wire.parse(value)
+            routers.append(wire.first(body, router_field))
+            call = (what, (wire.first(body, 1) or b"").decode())
+            value = translate(body)
         elif number == 4 and kind == wire.LEN:
             value, timer_fields = _timer_in(value)
             if timer_fields:
@@ -99,14 +100,8 @@ def _action_in(data: bytes, extras: TurnExtras) -> bytes:
         out.append((number, kind, value))
     target = next((app for app in map(_other_app, routers) if app), None)
     if target is not None and call is not None:
-        what, body = call
-        name = wire.leading_strings(body).get(1, "")
-        extras.refused[action_id] = _routed_elsewhere(action_id, what, name, target)
+        extras.refused[action_id] = _routed_elsewhere(action_id, *call, target)
     return wire.encode(out)
-
-
-def _field(data: bytes, number: int) -> bytes | None:
-    return next((v for n, k, v in wire.parse(data) if n == number and k == wire.LEN), None)
 
 
 def orchestrator_response_in(data: bytes) -> tuple[bytes, TurnExtras]:
@@ -145,7 +140,7 @@ def client_request_in(method: str, data: bytes) -> bytes:
     """A client request without its ``router``; :class:`OtherApp` when it names another app ID."""
     number = CLIENT_ROUTERS[method]
     fields = wire.parse(data)
-    router = next((v for n, k, v in fields if n == number and k == wire.LEN), None)
+    router = wire.first(fields, number)
     target = _other_app(router)
     if target is not None:
         raise OtherApp(
@@ -208,7 +203,7 @@ def events_out(events: list[bytes]) -> list[bytes]:
     parsed = [wire.parse(e) for e in events]
     ids: dict[int, str] = {}
     for fields in parsed:
-        scheduled = next((v for n, k, v in fields if n == 6 and k == wire.LEN), None)
+        scheduled = wire.first(fields, 6)
         if scheduled is not None:
             event_id = next((v for n, k, v in fields if n == 1 and k == wire.VARINT), 0)
             execution_id = _execution_id(scheduled)
