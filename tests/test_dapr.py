@@ -372,3 +372,23 @@ def test_the_console_marks_instances_a_dapr_client_started(dapr_backend):
     console.print(render(next_view(dapr_backend._server, None)))
     rows = {line.split()[1]: line for line in console.export_text().splitlines() if "from-" in line and "│" in line}
     assert "order Dapr" in rows["from-dapr"] and "Dapr" not in rows["from-microsoft"], rows
+
+
+def test_emulator_process_serves_both_dialects_and_reports_a_failed_start(tmp_path):
+    """EmulatorProcess (behind the durabletask_dapr_emulator fixture): a child emulator on free
+    ports, reached over both dialects; a start that fails says so instead of hanging."""
+    import grpc
+
+    from emulator.process import EmulatorProcess
+
+    with EmulatorProcess("--db", str(tmp_path / "child.db"), dapr=True) as child:
+        assert child.dapr_address and child.dapr_address != child.address
+        start = grpc.insecure_channel(child.dapr_address).unary_unary("/TaskHubSidecarService/StartInstance")
+        start(wire.encode([wire.string(1, "via-dapr"), wire.string(2, "order")]))
+        client = TaskHubGrpcClient(host_address=child.address)
+        try:
+            assert client.get_orchestration_state("via-dapr").runtime_status == OrchestrationStatus.PENDING
+        finally:
+            client.close()
+    with pytest.raises(RuntimeError, match="exited 2 before serving"):
+        EmulatorProcess("--max-history-size", "not-a-number").start()
