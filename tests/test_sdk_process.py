@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import sys
+import time
 
 from tests.sdk_process import CommandRun, json_lines, note_bad_exit, run_suite_command
 
 
-def _alive(pid: int) -> bool:
+def _gone(pid: int) -> bool:
+    """Dead, or a zombie waiting for init (a SIGKILLed process stays "R" until the kernel has ended it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)  # polling a condition: /proc offers no wait for an unrelated process
     return True
 
 
@@ -22,8 +32,9 @@ def test_timeout_kills_the_command_and_its_children(tmp_path):
     run = run_suite_command(["bash", "-c", script], tmp_path, None, timeout=1)
     assert run.returncode is None and "did not finish within 1 s" in run.stderr
     child = int(pidfile.read_text())
-    # The child was SIGKILLed with its group; it may linger only as a zombie until init reaps it.
-    assert not _alive(child) or open(f"/proc/{child}/stat").read().split()[2] == "Z"
+    # The child was SIGKILLed with its group (a sleep of 300 s would otherwise live on): it ends
+    # at once, and may linger only as a zombie until init reaps it.
+    assert _ends_within(child, 5)
 
 
 def test_exit_code_and_output_are_reported(tmp_path):
