@@ -39,7 +39,8 @@ RUN python3 -m venv /opt/durabletask-emulator \
         starlette==1.10.0 \
         typing-inspection==0.4.5 \
         typing_extensions==4.16.0 \
-        uvicorn==0.55.0
+        uvicorn==0.55.0 \
+        uvloop==0.23.0
 COPY pyproject.toml README.md ./
 COPY emulator ./emulator
 # --no-deps: nothing beyond the pins above may come in; `pip check` proves the pins are complete.

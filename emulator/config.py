@@ -44,5 +44,9 @@ class Config:
     dashboard_required: bool = True
     #: A port that only answers ``GET /healthz`` with 204 (the DTS emulator's probe port); None: none.
     health_port: int | None = None
+    #: The gRPC server's event loop: ``uvloop`` (Linux and macOS), ``asyncio`` (the standard one), or
+    #: ``auto`` (uvloop when installed). uvloop takes 10-15 % off the server's CPU per work item
+    #: (docs/benchmarks.md); grpc.aio and the dashboard run the same on either.
+    event_loop: str = "auto"
     #: SQLite file that keeps all state across restarts; None keeps everything in memory.
     db_path: str | None = None

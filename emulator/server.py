@@ -19,7 +19,7 @@ from emulator.config import Config
 from emulator.control import SERVICE as CONTROL_SERVICE
 from emulator.control.service import control_handler
 from emulator.engine import Engine
-from emulator.errors import PortInUse
+from emulator.errors import EmulatorError, PortInUse
 from emulator.service import SERVICE, Servicer, generic_handler
 
 log = logging.getLogger("emulator.server")
@@ -45,6 +45,26 @@ def _bind_targets(host: str) -> list[str]:
     return [host]
 
 
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """The server's event loop: uvloop's (``auto`` when it is installed) or asyncio's own."""
+    if kind not in EVENT_LOOPS:
+        raise EmulatorError(f"unknown event loop {kind!r}: choose one of {', '.join(EVENT_LOOPS)}")
+    if kind != "asyncio":
+        try:
+            import uvloop
+        except ImportError as e:
+            if kind == "uvloop":
+                raise EmulatorError(
+                    f"event loop 'uvloop' is not available ({e}); install uvloop or use 'asyncio'"
+                ) from e
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 class Server:
     """Hosts an :class:`Engine` behind a gRPC server on a background event loop."""
 
@@ -68,6 +88,13 @@ class Server:
         self.dapr_port: int | None = None
         self._dapr: grpc.aio.Server | None = None
         self.health_port: int | None = None
+
+    @property
+    def event_loop(self) -> str | None:
+        """``uvloop`` or ``asyncio``: the loop the running server is on (None before start)."""
+        if self._loop is None:
+            return None
+        return "uvloop" if type(self._loop).__module__.startswith("uvloop") else "asyncio"
 
     @property
     def address(self) -> str:
@@ -98,7 +125,7 @@ class Server:
             self._thread.join()
             self._thread = None
             raise self._startup_error
-        log.info("Durable Task emulator listening on %s", self.address)
+        log.info("Durable Task emulator listening on %s (event loop: %s)", self.address, self.event_loop)
         for extra in self.ports[1:]:
             log.info("also listening on port %d", extra)
         if self.dashboard_url:
@@ -108,7 +135,12 @@ class Server:
         return self.address
 
     def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop = new_event_loop(self.config.event_loop)
+        except EmulatorError as e:
+            self._startup_error = e
+            self._ready.set()
+            return
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._start_server())

@@ -89,6 +89,11 @@ class InMemoryOrchestrationBackend:
         return self._server is not None
 
     @property
+    def event_loop(self) -> str | None:
+        """``uvloop`` or ``asyncio`` (``config.event_loop`` chooses), while running."""
+        return self._server.event_loop if self._server is not None else None
+
+    @property
     def dapr_address(self) -> str | None:
         """``localhost:<port>`` of the Dapr dialect while serving with ``dapr_port``; else None."""
         if self._server is None or self._server.dapr_port is None:

@@ -13,6 +13,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --only unary,sequential --rounds 5   # unary RPCs; sequential latency and where it goes
     scripts/bench --only hello,unary --contended       # each measurement also with a CPU burner per core
     scripts/bench --only floor --backends empty-aio,empty-sync   # the transports alone: empty servers
+    scripts/bench --only hello,sequential --backends ours,ours-asyncio   # uvloop vs asyncio's loop
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ BACKENDS = ("ours", "theirs")
 # ours-sqlite: our emulator with the SQLite store. ours-console / ours-no-console: the real
 # `durabletask-emulator start` command at its default log level, with the live console on a
 # pseudo-terminal, or with --no-console and stderr to /dev/null (the cheapest place for log lines).
-CHOICES = ("ours", "theirs", "ours-sqlite", "ours-console", "ours-no-console", "empty-aio", "empty-sync")
+# ours-asyncio: our emulator on asyncio's own event loop instead of uvloop (--event-loop asyncio).
+CHOICES = (
+    "ours",
+    "theirs",
+    "ours-sqlite",
+    "ours-asyncio",
+    "ours-console",
+    "ours-no-console",
+    "empty-aio",
+    "empty-sync",
+)
 # empty-aio / empty-sync: the transport alone, the floor under each backend. A server of the kind
 # each backend is built on (grpc.aio, as ours; grpc.server on a 10-thread pool, as the bundled
 # backend) that answers Hello and nothing else, with the same method registration.
@@ -119,10 +130,11 @@ def serve(which: str, port: int) -> None:
     else:
         import tempfile
 
-        from emulator import InMemoryOrchestrationBackend
+        from emulator import Config, InMemoryOrchestrationBackend
 
         db = os.path.join(tempfile.mkdtemp(), "bench.db") if which == "ours-sqlite" else None
-        backend = InMemoryOrchestrationBackend(port=port, db_path=db)
+        loop = "asyncio" if which == "ours-asyncio" else "auto"
+        backend = InMemoryOrchestrationBackend(port=port, db_path=db, config=Config(event_loop=loop))
     backend.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -1057,8 +1069,8 @@ def main() -> None:
     parser.add_argument(
         "--backends",
         default="ours,theirs",
-        help="the two backends to compare: ours, theirs, ours-sqlite, each optionally @HUB to send a taskhub "
-        "header (e.g. ours-sqlite,ours or ours,ours@bench)",
+        help="the two backends to compare: ours, theirs, ours-sqlite, ours-asyncio, each optionally @HUB to send "
+        "a taskhub header (e.g. ours-sqlite,ours or ours,ours@bench)",
     )
     parser.add_argument(
         "--taskhub",

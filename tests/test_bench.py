@@ -63,3 +63,11 @@ def test_quick_floor_compares_an_empty_server_of_each_kind():
     rows = [line for line in result.stdout.splitlines() if line.startswith("| floor |")]
     assert any("16 at once: calls/s" in row for row in rows) and any("1 at a time: RTT ms" in row for row in rows)
     assert "stalled" not in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_quick_event_loop_comparison_runs_ours_on_uvloop_and_on_asyncio():
+    result = _bench("--quick", "--only", "unary", "--backends", "ours,ours-asyncio")
+    assert "| ours median (min–max) | ours-asyncio median (min–max) |" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| unary | calls/s")]
+    assert len(rows) == 1 and "stalled" not in rows[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 
 import grpc
@@ -12,7 +13,7 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.worker import TaskHubGrpcWorker
 from google.protobuf import empty_pb2
 
-from emulator import InMemoryOrchestrationBackend, PortInUse, create_test_backend
+from emulator import Config, EmulatorError, InMemoryOrchestrationBackend, PortInUse, create_test_backend
 
 pytest_plugins = ["pytester"]
 
@@ -203,3 +204,30 @@ def test_pytest_plugin_fixtures(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+def test_runs_orchestrations_on_either_event_loop(kind):
+    with InMemoryOrchestrationBackend(port=0, config=Config(event_loop=kind)) as backend:
+        assert backend.event_loop == kind
+        assert _run_one(backend.address, kind) == f'"{kind}"'
+    assert backend.event_loop is None
+
+
+def test_auto_event_loop_is_uvloop_when_installed_and_asyncio_without(monkeypatch):
+    with InMemoryOrchestrationBackend(port=0) as backend:
+        assert backend.event_loop == "uvloop"  # a dependency on Linux and macOS
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # what an environment without it looks like
+    with InMemoryOrchestrationBackend(port=0) as backend:
+        assert backend.event_loop == "asyncio"
+        _hello(backend.address)
+
+
+def test_unavailable_or_unknown_event_loop_fails_start_with_the_reason(monkeypatch):
+    with pytest.raises(EmulatorError, match="unknown event loop 'trio': choose one of auto, uvloop, asyncio"):
+        InMemoryOrchestrationBackend(port=0, config=Config(event_loop="trio")).start()
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    backend = InMemoryOrchestrationBackend(port=0, config=Config(event_loop="uvloop"))
+    with pytest.raises(EmulatorError, match="event loop 'uvloop' is not available .*install it or use 'asyncio'"):
+        backend.start()
+    assert not backend.is_running

@@ -6,10 +6,12 @@ import json
 import signal
 
 import grpc
+from click.testing import CliRunner
 from durabletask.client import TaskHubGrpcClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from emulator.cli import main
 from tests.test_cli import _start
 
 
@@ -53,7 +55,21 @@ def test_text_log_lines_name_instances_and_workers():
     assert proc.wait(timeout=10) == 0
     text = proc.stderr.read()
     assert "instance text-logged started: logged" in text
+    assert "(event loop: uvloop)" in text  # the default, "auto", where uvloop is installed
     assert "Traceback" not in text
+
+
+def test_event_loop_option_chooses_the_loop_and_rejects_others():
+    proc, address = _start("--port", "0", "--event-loop", "asyncio")
+    client = TaskHubGrpcClient(host_address=address)
+    client.schedule_new_orchestration("logged", instance_id="asyncio-logged")
+    client.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    text = proc.stderr.read()
+    assert "(event loop: asyncio)" in text and "instance asyncio-logged started" in text
+    bad = CliRunner().invoke(main, ["start", "--event-loop", "trio"])
+    assert bad.exit_code == 2 and "'trio' is not one of 'auto', 'uvloop', 'asyncio'" in bad.output
 
 
 def test_idle_work_item_stream_gets_health_pings():
