@@ -228,6 +228,6 @@ def test_unavailable_or_unknown_event_loop_fails_start_with_the_reason(monkeypat
         InMemoryOrchestrationBackend(port=0, config=Config(event_loop="trio")).start()
     monkeypatch.setitem(sys.modules, "uvloop", None)
     backend = InMemoryOrchestrationBackend(port=0, config=Config(event_loop="uvloop"))
-    with pytest.raises(EmulatorError, match="event loop 'uvloop' is not available .*install it or use 'asyncio'"):
+    with pytest.raises(EmulatorError, match="event loop 'uvloop' is not available .*install uvloop or use 'asyncio'"):
         backend.start()
     assert not backend.is_running
