@@ -46,27 +46,26 @@ def test_json_log_lines_without_console():
     assert "instance json-logged TERMINATED" in messages
 
 
-def test_text_log_lines_name_instances_and_workers():
-    proc, address = _start("--port", "0")
+def _log_of_one_start(instance_id: str, stop_signal: int, *options: str) -> str:
+    """Run `start --port 0 OPTIONS`, schedule one instance, stop it with the signal: its stderr."""
+    proc, address = _start("--port", "0", *options)
     client = TaskHubGrpcClient(host_address=address)
-    client.schedule_new_orchestration("logged", instance_id="text-logged")
+    client.schedule_new_orchestration("logged", instance_id=instance_id)
     client.close()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     assert proc.wait(timeout=10) == 0
-    text = proc.stderr.read()
+    return proc.stderr.read()
+
+
+def test_text_log_lines_name_instances_and_workers():
+    text = _log_of_one_start("text-logged", signal.SIGINT)
     assert "instance text-logged started: logged" in text
     assert "(event loop: uvloop)" in text  # the default, "auto", where uvloop is installed
     assert "Traceback" not in text
 
 
 def test_event_loop_option_chooses_the_loop_and_rejects_others():
-    proc, address = _start("--port", "0", "--event-loop", "asyncio")
-    client = TaskHubGrpcClient(host_address=address)
-    client.schedule_new_orchestration("logged", instance_id="asyncio-logged")
-    client.close()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
-    text = proc.stderr.read()
+    text = _log_of_one_start("asyncio-logged", signal.SIGTERM, "--event-loop", "asyncio")
     assert "(event loop: asyncio)" in text and "instance asyncio-logged started" in text
     bad = CliRunner().invoke(main, ["start", "--event-loop", "trio"])
     assert bad.exit_code == 2 and "'trio' is not one of 'auto', 'uvloop', 'asyncio'" in bad.output
