@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import select
 import sys
-import time
 
 from tests.sdk_process import CommandRun, json_lines, note_bad_exit, run_suite_command
 
 
-def _gone(pid: int) -> bool:
-    """Dead, or a zombie waiting for init (a SIGKILLed process stays "R" until the kernel has ended it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-
-
 def _ends_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not _gone(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)  # polling a condition: /proc offers no wait for an unrelated process
-    return True
+    """Whether the process ends (exits, or is a zombie waiting for init) within ``seconds``: a pidfd
+    becomes readable when its process has ended, so this waits on that event, not on a timer."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True  # already gone and reaped
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
 
 
 def test_timeout_kills_the_command_and_its_children(tmp_path):
