@@ -9,6 +9,7 @@ import logging
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -292,7 +293,9 @@ def test_rerun_workflow_from_event(dapr_backend):
         code, details = refused("source", tasks[0], router="billing")
         assert code == grpc.StatusCode.UNIMPLEMENTED and "routed to app ID 'billing'" in details
         assert refused("ghost", 1)[0] == grpc.StatusCode.NOT_FOUND
-        client.schedule_new_orchestration("nobody-runs-me", instance_id="pending")
+        # scheduled a day ahead: it stays pending (a worker would fail an unknown orchestrator at once)
+        tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+        client.schedule_new_orchestration("nobody-runs-me", instance_id="pending", start_at=tomorrow)
         code, details = refused("pending", 1)
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "only a completed, failed or terminated" in details
 
