@@ -81,6 +81,22 @@ def _resolve(fut: asyncio.Future, value) -> None:
         fut.set_result(value)
 
 
+def _on_loop(fn):
+    """``fn`` made callable from any thread: run at once when called on the running loop's thread
+    (an RPC handler's engine call), else handed to the loop. ``call_soon_threadsafe`` on the
+    loop's own thread would cost a write to its wake-up pipe and one more loop iteration."""
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+
+    def call(*args) -> None:
+        if threading.get_ident() == loop_thread:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    return call
+
+
 class Servicer:
     """``TaskHubSidecarService`` on top of an :class:`Engine`."""
 
@@ -123,15 +139,10 @@ class Servicer:
         GetInstance does: every SDK reads that as "not found" (Go's ErrInstanceNotFound, JS's
         undefined, Python's None), whereas the Go client retries any error until its deadline.
         """
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
+        fut = asyncio.get_running_loop().create_future()
+        answer = _on_loop(functools.partial(_resolve, fut))
         try:
-            state, waiter = hub.watch(
-                req.instanceId,
-                until,
-                req.getInputsAndOutputs,
-                lambda s: loop.call_soon_threadsafe(_resolve, fut, s),
-            )
+            state, waiter = hub.watch(req.instanceId, until, req.getInputsAndOutputs, answer)
         except InstanceNotFound:
             return pb.GetInstanceResponse(exists=False)
         if waiter is not None:
@@ -244,15 +255,8 @@ class Servicer:
     async def GetWorkItems(self, hub: TaskHub, req: pb.GetWorkItemsRequest, context):
         """Stream work items (pre-serialized bytes) to one worker until it goes away."""
         loop = asyncio.get_running_loop()
-        loop_thread = threading.get_ident()
         queue: asyncio.Queue = asyncio.Queue()
-
-        def deliver(data: bytes) -> None:
-            if threading.get_ident() == loop_thread:
-                queue.put_nowait(data)
-            else:
-                loop.call_soon_threadsafe(queue.put_nowait, data)
-
+        deliver = _on_loop(queue.put_nowait)
         session = hub.connect(req, deliver, _identity_of(context), end=lambda: deliver(_END_STREAM))
         self._streams.add(queue)
         pinger = loop.create_task(self._keep_alive(queue))

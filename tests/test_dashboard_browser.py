@@ -478,6 +478,7 @@ def test_suspend_and_resume(page, url, client):
 
 
 def test_restart_then_purge(page, url, client, api):
+    completed(client, "order-3000", process_order, ORDER)  # stays in the list after the purge
     completed(client, "order-3001", process_order, ORDER)
     first = api.get("api/v1/instances/order-3001").json()["executionId"]
     open_instance(page, url, "order-3001")

@@ -14,6 +14,7 @@ from durabletask.worker import TaskHubGrpcWorker
 from google.protobuf import empty_pb2
 
 from emulator import Config, EmulatorError, InMemoryOrchestrationBackend, PortInUse, create_test_backend
+from tests.helpers import wait_until
 
 pytest_plugins = ["pytester"]
 
@@ -101,6 +102,25 @@ def test_reset_forgets_instances():
         assert client.get_orchestration_state(iid) is not None
         backend.reset()
         assert client.get_orchestration_state(iid) is None
+        client.close()
+
+
+def test_reset_from_the_tests_thread_ends_a_clients_wait():
+    """A waiter answered off the server's event loop (reset() runs on the caller's thread) reaches
+    the blocked client at once; on the loop's own thread the answer takes a shorter path."""
+    with InMemoryOrchestrationBackend(port=0) as backend:
+        client = TaskHubGrpcClient(host_address=backend.address)
+        iid = client.schedule_new_orchestration("never_runs")  # no worker: it stays pending
+        answer = []
+        waiting = threading.Thread(
+            target=lambda: answer.append(client.wait_for_orchestration_completion(iid, timeout=30))
+        )
+        waiting.start()
+        wait_until(lambda: backend.engine.hub(None).waiter_count() == 1, what="the client waiting")
+        backend.reset()
+        waiting.join(timeout=10)
+        assert not waiting.is_alive() and answer == [None]  # exists=false: the SDK's "not found"
+        assert backend.engine.hub(None).waiter_count() == 0
         client.close()
 
 
