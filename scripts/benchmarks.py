@@ -13,6 +13,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --only unary,sequential --rounds 5   # unary RPCs; sequential latency and where it goes
     scripts/bench --only hello,unary --contended       # each measurement also with a CPU burner per core
     scripts/bench --only floor --backends empty-aio,empty-sync   # the transports alone: empty servers
+    scripts/bench --only floor --backends empty-uvloop,empty-sync --contended   # ... on uvloop, also on a busy machine
     scripts/bench --only hello,sequential --backends ours,ours-asyncio   # uvloop vs asyncio's loop
 """
 
@@ -57,12 +58,14 @@ CHOICES = (
     "ours-console",
     "ours-no-console",
     "empty-aio",
+    "empty-uvloop",
     "empty-sync",
 )
 # empty-aio / empty-sync: the transport alone, the floor under each backend. A server of the kind
 # each backend is built on (grpc.aio, as ours; grpc.server on a 10-thread pool, as the bundled
-# backend) that answers Hello and nothing else, with the same method registration.
-EMPTY = ("empty-aio", "empty-sync")
+# backend) that answers Hello and nothing else, with the same method registration. empty-uvloop:
+# the grpc.aio one on uvloop, as our server runs by default.
+EMPTY = ("empty-aio", "empty-uvloop", "empty-sync")
 CLI_BACKENDS = ("ours-console", "ours-no-console")
 TERMINAL = (40, 140)  # rows, columns of the console's pseudo-terminal
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
@@ -116,7 +119,13 @@ def serve_empty(which: str, port: int) -> None:
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
         await server.stop(None)
 
-    asyncio.run(main())
+    from emulator.server import new_event_loop  # the same choice of loop as our server's
+
+    loop = new_event_loop("uvloop" if which == "empty-uvloop" else "asyncio")
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
 
 
 def serve(which: str, port: int) -> None:

@@ -56,10 +56,12 @@ def test_quick_contended_unary_and_sequential_rows():
 
 
 @pytest.mark.timeout(120)
-def test_quick_floor_compares_an_empty_server_of_each_kind():
-    """The transports alone (grpc.aio against grpc.server on a thread pool): what the issue calls the floor."""
-    result = _bench("--quick", "--only", "floor", "--backends", "empty-aio,empty-sync")
-    assert "| empty-aio median (min–max) | empty-sync median (min–max) |" in result.stdout
+@pytest.mark.parametrize("aio", ["empty-aio", "empty-uvloop"])
+def test_quick_floor_compares_an_empty_server_of_each_kind(aio):
+    """The transports alone (grpc.aio, on asyncio's loop or uvloop, against grpc.server on a thread
+    pool): what the issue calls the floor."""
+    result = _bench("--quick", "--only", "floor", "--backends", f"{aio},empty-sync")
+    assert f"| {aio} median (min–max) | empty-sync median (min–max) |" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("| floor |")]
     assert any("16 at once: calls/s" in row for row in rows) and any("1 at a time: RTT ms" in row for row in rows)
     assert "stalled" not in result.stdout
