@@ -20,10 +20,16 @@ def _bench(*args: str, timeout: float = 110) -> subprocess.CompletedProcess:
 
 @pytest.mark.timeout(120)
 def test_quick_benchmark_prints_a_table():
-    result = _bench("--quick", "--ours-only", "--only", "raw,hello")
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| raw") or line.startswith("| hello")]
+    result = _bench("--quick", "--ours-only", "--only", "raw,hello,timers")
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| raw", "| hello", "| timers"))]
     assert any("server µs/inst" in row for row in rows)
     assert any("orch/s" in row for row in rows)
+    # the SDK process's own CPU where it drives the workload, not where child processes do
+    assert any(row.startswith("| hello | driver CPU s |") for row in rows)
+    assert not any(row.startswith("| raw | driver CPU s |") for row in rows)
+    # timer lateness by the orchestration's clock and by when the code after the timer ran
+    assert any(row.startswith("| timers | late p99 ms |") for row in rows)
+    assert any(row.startswith("| timers | resumed p99 ms |") for row in rows)
     assert "stalled" not in result.stdout
     # progress and results only: none of the SDK's own log lines (one per work item)
     assert "durabletask-worker" not in result.stderr and "durabletask-client" not in result.stderr
