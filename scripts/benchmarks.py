@@ -15,6 +15,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --only floor --backends empty-aio,empty-sync   # the transports alone: empty servers
     scripts/bench --only floor --backends empty-uvloop,empty-sync --contended   # ... on uvloop, also on a busy machine
     scripts/bench --only hello,sequential --backends ours,ours-asyncio   # uvloop vs asyncio's loop
+    scripts/bench --only hello,timers --pin   # the SDK's process on one CPU, the server on another
 """
 
 from __future__ import annotations
@@ -166,6 +167,28 @@ def _switches(pid: int) -> int:
     return total
 
 
+#: ``--pin``: the CPU our backends run on (the driver, this process, keeps to DRIVER_CPU); None: unpinned.
+SERVER_CPU: int | None = None
+DRIVER_CPU = 0
+
+
+def _pinned(command: list[str]) -> list[str]:
+    """``command`` under ``taskset`` to SERVER_CPU when pinning (its threads inherit the mask)."""
+    return ["taskset", "-c", str(SERVER_CPU), *command] if SERVER_CPU is not None else command
+
+
+def pin_driver() -> None:
+    """Keep this process (the SDK clients and workers: one interpreter, one GIL) to DRIVER_CPU,
+    every thread it has and every thread it will make; servers go to another CPU (SERVER_CPU)."""
+    global DRIVER_CPU, SERVER_CPU
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs two CPUs: one for the driver, one for the server")
+    DRIVER_CPU, SERVER_CPU = cpus[0], cpus[1]
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), {DRIVER_CPU})
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -184,7 +207,7 @@ class Server:
             self._start_cli(console=which == "ours-console")
         else:
             self.proc = subprocess.Popen(
-                [sys.executable, __file__, "--serve", which, "--port", str(self.port)],
+                _pinned([sys.executable, __file__, "--serve", which, "--port", str(self.port)]),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
@@ -207,14 +230,23 @@ class Server:
             main_fd, child_fd = pty.openpty()
             fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *TERMINAL, 0, 0))
             self.proc = subprocess.Popen(
-                [*command, "--console"], stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env, close_fds=True
+                _pinned([*command, "--console"]),
+                stdin=child_fd,
+                stdout=child_fd,
+                stderr=child_fd,
+                env=env,
+                close_fds=True,
             )
             os.close(child_fd)
             self.terminal = Terminal(main_fd)
             self.terminal.wait_for(b"Recently changed instances")  # the live view is up: we measure with it
         else:
             self.proc = subprocess.Popen(
-                [*command, "--no-console"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+                _pinned([*command, "--no-console"]),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=env,
             )
             assert "listening on " in self.proc.stdout.readline()
 
@@ -1126,6 +1158,12 @@ def main() -> None:
         help="measure every workload twice: as usual, and with a CPU-bound process per core running "
         "around the measurement (rows 'NAME contended')",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run this process (the SDK clients and workers) on one CPU and each server on another "
+        "(Linux, two CPUs or more): each side measured without the kernel moving threads between cores",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     logging.getLogger("durabletask").setLevel(logging.ERROR)
@@ -1144,12 +1182,15 @@ def main() -> None:
         backends = CLI_BACKENDS
     elif args.ours_only:
         backends = ("ours",)
+    if args.pin:
+        pin_driver()
     started = time.monotonic()
     results = run(only, rounds, args.quick, backends, args.taskhub, args.contended)
     print(table(results, backends[0], backends[1] if len(backends) > 1 else "theirs"))
     hub = f", taskhub header {args.taskhub!r}" if args.taskhub else ""
     load = f", contended rows with {os.cpu_count()} CPU-bound processes" if args.contended else ""
-    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}{load}, {time.monotonic() - started:.0f} s in all")
+    pin = f", driver on CPU {DRIVER_CPU} and servers on CPU {SERVER_CPU}" if args.pin else ""
+    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}{load}{pin}, {time.monotonic() - started:.0f} s in all")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

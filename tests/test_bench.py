@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,22 @@ def test_quick_event_loop_comparison_runs_ours_on_uvloop_and_on_asyncio():
     assert "| ours median (min–max) | ours-asyncio median (min–max) |" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("| unary | calls/s")]
     assert len(rows) == 1 and "stalled" not in rows[0]
+
+
+@pytest.mark.timeout(120)
+def test_quick_pinned_run_keeps_the_driver_and_the_server_on_a_cpu_each():
+    result = _bench("--quick", "--pin", "--only", "hello", "--ours-only")
+    assert any(line.startswith("| hello | orch/s |") for line in result.stdout.splitlines())
+    cpus = sorted(os.sched_getaffinity(0))
+    assert f"driver on CPU {cpus[0]} and servers on CPU {cpus[1]}" in result.stdout
+
+
+def test_pin_on_a_single_cpu_is_refused():
+    cpu = min(os.sched_getaffinity(0))
+    result = subprocess.run(
+        ["taskset", "-c", str(cpu), sys.executable, str(HARNESS), "--pin", "--quick", "--only", "hello"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "--pin needs two CPUs" in result.stderr
