@@ -16,6 +16,7 @@ Server CPU comes from /proc via psutil, so it is what the backend itself costs.
     scripts/bench --only floor --backends empty-uvloop,empty-sync --contended   # ... on uvloop, also on a busy machine
     scripts/bench --only hello,sequential --backends ours,ours-asyncio   # uvloop vs asyncio's loop
     scripts/bench --only hello,timers --pin   # the SDK's process on one CPU, the server on another
+    scripts/bench --only timers,timers_paced --own-session   # each server in a session of its own
 """
 
 from __future__ import annotations
@@ -189,6 +190,12 @@ def pin_driver() -> None:
         os.sched_setaffinity(int(tid), {DRIVER_CPU})
 
 
+#: ``--own-session``: start servers in a session of their own (setsid), as one started from its
+#: own terminal is. Linux with autogroups (sched_autogroup_enabled) then shares the CPUs between
+#: the sessions, not between the threads of both processes: see docs/benchmarks.md.
+OWN_SESSION = False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -211,11 +218,14 @@ class Server:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
+                start_new_session=OWN_SESSION,
             )
             assert self.proc.stdout.readline().strip() == "ready"
         with grpc.insecure_channel(self.address) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
         self.ps = psutil.Process(self.proc.pid)
+        if OWN_SESSION and os.getsid(self.proc.pid) == os.getsid(0):
+            raise SystemExit(f"--own-session: the {which} server is in this process's session")
 
     def _start_cli(self, console: bool) -> None:
         """`durabletask-emulator start`: under a pseudo-terminal (console on, as in a terminal) or --no-console."""
@@ -236,6 +246,7 @@ class Server:
                 stderr=child_fd,
                 env=env,
                 close_fds=True,
+                start_new_session=OWN_SESSION,
             )
             os.close(child_fd)
             self.terminal = Terminal(main_fd)
@@ -247,6 +258,7 @@ class Server:
                 stderr=subprocess.DEVNULL,
                 text=True,
                 env=env,
+                start_new_session=OWN_SESSION,
             )
             assert "listening on " in self.proc.stdout.readline()
 
@@ -439,11 +451,23 @@ def _output(state):
     return json.loads(state.serialized_output)
 
 
-def w_timers(server: Server, size: int, limit: float) -> dict:
+def w_timers(server: Server, size: int, limit: float, every: float = 0.0) -> dict:
+    """``size`` 1 s timers, started as fast as the client can (``every`` = 0) or one each ``every``
+    seconds (timers_paced). Started back to back, the SDK's worker gets its work items (a first
+    turn per start, then a TimerFired each) as fast as the backend answers StartInstance, and on
+    this machine that is more than its stream reader takes in (docs/benchmarks.md): `resumed`
+    then measures the SDK's backlog. Paced, both backends see the same arrivals, below it."""
     client, worker = _sdk(server)
     try:
         start = time.monotonic()
-        ids = [client.schedule_new_orchestration(sleeper, input=1.0) for _ in range(size)]
+        ids, lag = [], []
+        for i in range(size):
+            if every:
+                due = start + i * every
+                if (wait := due - time.monotonic()) > 0:
+                    time.sleep(wait)  # the pace itself (not a wait for a condition)
+                lag.append((time.monotonic() - due) * 1000)
+            ids.append(client.schedule_new_orchestration(sleeper, input=1.0))
         states = _wait_all(client, ids, start + limit)
         late, ran = zip(*((stamped * 1000, wall * 1000) for stamped, wall in map(_output, states)), strict=True)
         # "late": the orchestration's clock. A backend that holds work items back while the worker
@@ -455,9 +479,19 @@ def w_timers(server: Server, size: int, limit: float) -> dict:
             "late p99 ms": _pct(late, 99),
             "resumed p50 ms": _pct(ran, 50),
             "resumed p99 ms": _pct(ran, 99),
+            # how far behind its pace the client started instances: equal pacing needs this small
+            **({"start behind pace p99 ms": _pct(lag, 99)} if every else {}),
         }
     finally:
         worker.stop()
+
+
+def w_timers_paced(server: Server, size: int, limit: float) -> dict:
+    return w_timers(server, size, limit, every=TIMERS_PACE)
+
+
+#: timers_paced: one start each 4 ms (250/s), with the timers' 250 TimerFired/s, 500 work items/s.
+TIMERS_PACE = 0.004
 
 
 # ---------------------------------------------------------------- raw-protocol workloads
@@ -993,6 +1027,7 @@ WORKLOADS: dict[str, tuple[Callable, int, int, float]] = {
     "raw": (w_raw, 2000, 200, 90),
     "start": (w_start, 3000, 200, 60),
     "timers": (w_timers, 1000, 50, 60),
+    "timers_paced": (w_timers_paced, 1000, 50, 60),
     "history": (w_history, 3000, 200, 45),
     "memory": (w_memory, 10000, 500, 120),
     "unary": (w_unary, 3000, 200, 60),
@@ -1164,6 +1199,12 @@ def main() -> None:
         help="run this process (the SDK clients and workers) on one CPU and each server on another "
         "(Linux, two CPUs or more): each side measured without the kernel moving threads between cores",
     )
+    parser.add_argument(
+        "--own-session",
+        action="store_true",
+        help="start each server in a session of its own, as from its own terminal (Linux autogroups then "
+        "share the CPUs between the SDK's process and the server's, not between their threads)",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     logging.getLogger("durabletask").setLevel(logging.ERROR)
@@ -1184,13 +1225,17 @@ def main() -> None:
         backends = ("ours",)
     if args.pin:
         pin_driver()
+    global OWN_SESSION
+    OWN_SESSION = args.own_session
     started = time.monotonic()
     results = run(only, rounds, args.quick, backends, args.taskhub, args.contended)
     print(table(results, backends[0], backends[1] if len(backends) > 1 else "theirs"))
     hub = f", taskhub header {args.taskhub!r}" if args.taskhub else ""
     load = f", contended rows with {os.cpu_count()} CPU-bound processes" if args.contended else ""
     pin = f", driver on CPU {DRIVER_CPU} and servers on CPU {SERVER_CPU}" if args.pin else ""
-    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}{load}{pin}, {time.monotonic() - started:.0f} s in all")
+    session = ", servers in sessions of their own" if args.own_session else ""
+    took = time.monotonic() - started
+    print(f"\n{rounds} round(s), {os.cpu_count()} CPUs{hub}{load}{pin}{session}, {took:.0f} s in all")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

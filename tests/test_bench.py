@@ -90,6 +90,19 @@ def test_quick_pinned_run_keeps_the_driver_and_the_server_on_a_cpu_each():
     assert f"driver on CPU {cpus[0]} and servers on CPU {cpus[1]}" in result.stdout
 
 
+@pytest.mark.timeout(120)
+def test_quick_paced_timers_with_servers_in_sessions_of_their_own():
+    """timers_paced starts instances at a fixed pace (the same arrivals on every backend) and says
+    how far behind it the client fell; --own-session starts each server with setsid (the harness
+    checks the server's session and stops if it is the driver's)."""
+    result = _bench("--quick", "--ours-only", "--own-session", "--only", "timers_paced")
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| timers_paced |")]
+    for metric in ("late p99 ms", "resumed p50 ms", "resumed p99 ms", "start behind pace p99 ms"):
+        assert any(row.startswith(f"| timers_paced | {metric} |") for row in rows), (metric, result.stdout)
+    assert "servers in sessions of their own" in result.stdout
+    assert "stalled" not in result.stdout
+
+
 def test_pin_on_a_single_cpu_is_refused():
     cpu = min(os.sched_getaffinity(0))
     result = subprocess.run(
