@@ -38,6 +38,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta, timezone
 from multiprocessing import Process, Value
 
+# grpc's core logs at INFO unless told otherwise, e.g. a "Got goaway" line for every client still
+# connected when a server stops, which buries the progress lines and the table. It reads this
+# when grpc is imported, and the servers (child processes) inherit it.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 import grpc
 import psutil
 from durabletask import task

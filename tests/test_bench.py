@@ -37,6 +37,34 @@ def test_quick_benchmark_prints_a_table():
     assert all(line.startswith("round ") for line in result.stderr.splitlines()), result.stderr[-2000:]
 
 
+GOAWAY_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import benchmarks
+server = benchmarks.Server("theirs")
+client, worker = benchmarks._sdk(server)
+client.wait_for_orchestration_completion(client.schedule_new_orchestration(benchmarks.hello, input=1), timeout=30)
+server.close()  # the worker's stream is open: the server cancels it with a GOAWAY, which grpc's core logs at INFO
+worker.stop()
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("verbosity, quiet", [(None, True), ("INFO", False)])
+def test_grpc_core_info_lines_stay_out_of_the_output(verbosity, quiet):
+    """The harness keeps grpc's core to errors (a "Got goaway" line each time the bundled backend
+    stopped with a worker connected, 1-8 a run, among the results); GRPC_VERBOSITY set by the user
+    still wins."""
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}
+    if verbosity:
+        env["GRPC_VERBOSITY"] = verbosity
+    result = subprocess.run(
+        [sys.executable, "-c", GOAWAY_PROBE, str(HARNESS.parent)], capture_output=True, text=True, timeout=50, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("goaway" not in result.stderr.lower()) is quiet, result.stderr[-2000:]
+
+
 def test_unknown_workload_is_a_usage_error():
     result = subprocess.run(
         [sys.executable, str(HARNESS), "--only", "nope"], capture_output=True, text=True, timeout=60
