@@ -178,11 +178,6 @@ SERVER_CPU: int | None = None
 DRIVER_CPU = 0
 
 
-def _pinned(command: list[str]) -> list[str]:
-    """``command`` under ``taskset`` to SERVER_CPU when pinning (its threads inherit the mask)."""
-    return ["taskset", "-c", str(SERVER_CPU), *command] if SERVER_CPU is not None else command
-
-
 def pin_driver() -> None:
     """Keep this process (the SDK clients and workers: one interpreter, one GIL) to DRIVER_CPU,
     every thread it has and every thread it will make; servers go to another CPU (SERVER_CPU)."""
@@ -199,6 +194,14 @@ def pin_driver() -> None:
 #: own terminal is. Linux with autogroups (sched_autogroup_enabled) then shares the CPUs between
 #: the sessions, not between the threads of both processes: see docs/benchmarks.md.
 OWN_SESSION = False
+
+
+def _start_server(command: list[str], **popen) -> subprocess.Popen:
+    """A server process as the options ask: under ``taskset`` to SERVER_CPU when pinning (its
+    threads inherit the mask), in a session of its own with ``--own-session``."""
+    if SERVER_CPU is not None:
+        command = ["taskset", "-c", str(SERVER_CPU), *command]
+    return subprocess.Popen(command, start_new_session=OWN_SESSION, **popen)
 
 
 def _free_port() -> int:
@@ -218,12 +221,11 @@ class Server:
         if which in CLI_BACKENDS:
             self._start_cli(console=which == "ours-console")
         else:
-            self.proc = subprocess.Popen(
-                _pinned([sys.executable, __file__, "--serve", which, "--port", str(self.port)]),
+            self.proc = _start_server(
+                [sys.executable, __file__, "--serve", which, "--port", str(self.port)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
-                start_new_session=OWN_SESSION,
             )
             assert self.proc.stdout.readline().strip() == "ready"
         with grpc.insecure_channel(self.address) as channel:
@@ -244,26 +246,24 @@ class Server:
 
             main_fd, child_fd = pty.openpty()
             fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *TERMINAL, 0, 0))
-            self.proc = subprocess.Popen(
-                _pinned([*command, "--console"]),
+            self.proc = _start_server(
+                [*command, "--console"],
                 stdin=child_fd,
                 stdout=child_fd,
                 stderr=child_fd,
                 env=env,
                 close_fds=True,
-                start_new_session=OWN_SESSION,
             )
             os.close(child_fd)
             self.terminal = Terminal(main_fd)
             self.terminal.wait_for(b"Recently changed instances")  # the live view is up: we measure with it
         else:
-            self.proc = subprocess.Popen(
-                _pinned([*command, "--no-console"]),
+            self.proc = _start_server(
+                [*command, "--no-console"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
                 env=env,
-                start_new_session=OWN_SESSION,
             )
             assert "listening on " in self.proc.stdout.readline()
 
@@ -491,12 +491,12 @@ def w_timers(server: Server, size: int, limit: float, every: float = 0.0) -> dic
         worker.stop()
 
 
-def w_timers_paced(server: Server, size: int, limit: float) -> dict:
-    return w_timers(server, size, limit, every=TIMERS_PACE)
-
-
 #: timers_paced: one start each 4 ms (250/s), with the timers' 250 TimerFired/s, 500 work items/s.
 TIMERS_PACE = 0.004
+
+
+def w_timers_paced(server: Server, size: int, limit: float) -> dict:
+    return w_timers(server, size, limit, every=TIMERS_PACE)
 
 
 # ---------------------------------------------------------------- raw-protocol workloads
