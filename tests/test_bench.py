@@ -139,6 +139,35 @@ def test_quick_paced_timers_with_servers_in_sessions_of_their_own():
     assert "stalled" not in result.stdout
 
 
+SESSION_PROBE = """
+import subprocess, sys
+import psutil
+sys.path.insert(0, sys.argv[1])
+import benchmarks
+
+class NoSetsid(subprocess.Popen):  # a launcher where the new session did not happen
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "start_new_session": False})
+
+benchmarks.subprocess.Popen = NoSetsid
+benchmarks.OWN_SESSION = True
+try:
+    benchmarks.Server("ours")
+finally:
+    for child in psutil.Process().children(recursive=True):
+        child.kill()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_own_session_refuses_a_server_left_in_the_drivers_session():
+    result = subprocess.run(
+        [sys.executable, "-c", SESSION_PROBE, str(HARNESS.parent)], capture_output=True, text=True, timeout=50
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "--own-session: the ours server is in this process's session" in result.stderr
+
+
 def test_pin_on_a_single_cpu_is_refused():
     cpu = min(os.sched_getaffinity(0))
     result = subprocess.run(
